@@ -1,0 +1,1 @@
+//! FC-NVMe and NVMe wire formats (nvme-fc.md §4–§5).
