@@ -1,0 +1,5 @@
+//! NVMe/FC target model: subsystems, namespaces, FC target ports, associations,
+//! the LS set and the admin/I/O command set (docs/design.md "ufc-emu").
+
+pub mod namespace;
+pub mod sgl;
