@@ -2,4 +2,6 @@
 //! the LS set and the admin/I/O command set (docs/design.md "ufc-emu").
 
 pub mod namespace;
+pub mod registers;
 pub mod sgl;
+pub mod subsystem;
