@@ -5,29 +5,17 @@
 //! CSTS.RDY handshake; this model becomes ready at once. A CC written with EN=1 and
 //! queue entry sizes other than 64/16 bytes sets CSTS.CFS, as a real controller would.
 
+use ufc_transport::wire::registers::{Cap, Cc, Csts, Vs, REG_CAP, REG_CC, REG_CSTS, REG_VS};
+
 /// Property offsets (nvme-fc.md §5.2).
 pub mod offset {
-    /// Controller Capabilities, 8 bytes.
-    pub const CAP: u32 = 0x00;
-    /// Version, 4 bytes.
-    pub const VS: u32 = 0x08;
-    /// Controller Configuration, 4 bytes.
-    pub const CC: u32 = 0x14;
-    /// Controller Status, 4 bytes.
-    pub const CSTS: u32 = 0x1c;
+    pub use ufc_transport::wire::registers::{
+        REG_CAP as CAP, REG_CC as CC, REG_CSTS as CSTS, REG_VS as VS,
+    };
 }
 
-/// NVMe 1.4.0 in VS layout (major 31:16, minor 15:8).
-pub const NVME_VERSION_1_4: u32 = 0x0001_0400;
-
-const CC_EN: u32 = 1 << 0;
-const CC_SHN_SHIFT: u32 = 14;
-const CC_IOSQES_SHIFT: u32 = 16;
-const CC_IOCQES_SHIFT: u32 = 20;
-const CSTS_RDY: u32 = 1 << 0;
-const CSTS_CFS: u32 = 1 << 1;
-const CSTS_SHST_MASK: u32 = 3 << 2;
-const CSTS_SHST_COMPLETE: u32 = 2 << 2;
+/// The version the model reports: NVMe 1.4.
+pub const NVME_VERSION: Vs = Vs::V1_4;
 
 /// Why a property access was refused (→ Invalid Field in Command).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -68,7 +56,7 @@ impl Registers {
         let cap = u64::from(mqes)
             | 1 << 16 // CQR: queues must be contiguous
             | u64::from(to_500ms) << 24
-            | 1 << 37; // CSS: NVM command set; MPSMIN = MPSMAX = 0 (4 KiB)
+            | Cap::CSS_NVM; // MPSMIN = MPSMAX = 0: 4 KiB pages only
         Registers {
             cap,
             cc: 0,
@@ -93,61 +81,62 @@ impl Registers {
 
     /// CC.EN = 1 and CSTS.RDY = 1: the controller accepts non-fabrics commands.
     pub fn ready(&self) -> bool {
-        self.cc & CC_EN != 0 && self.csts & CSTS_RDY != 0
+        Cc(self.cc).en() && Csts(self.csts).rdy()
     }
 
     /// Property Get of `size` (4 or 8) bytes at `offset`.
     pub fn get(&self, offset: u32, size: u8) -> Result<u64, PropertyError> {
         match (offset, size) {
-            (offset::CAP, 8) => Ok(self.cap),
-            (offset::CAP, 4) => Ok(self.cap & 0xffff_ffff),
-            (offset::VS, 4) => Ok(u64::from(NVME_VERSION_1_4)),
-            (offset::CC, 4) => Ok(u64::from(self.cc)),
-            (offset::CSTS, 4) => Ok(u64::from(self.csts)),
+            (REG_CAP, 8) => Ok(self.cap),
+            (REG_CAP, 4) => Ok(self.cap & 0xffff_ffff),
+            (REG_VS, 4) => Ok(u64::from(NVME_VERSION.0)),
+            (REG_CC, 4) => Ok(u64::from(self.cc)),
+            (REG_CSTS, 4) => Ok(u64::from(self.csts)),
             _ => Err(PropertyError::Invalid { offset, size }),
         }
     }
 
     /// Property Set; only CC (4 bytes) is writable.
     pub fn set(&mut self, offset: u32, size: u8, value: u64) -> Result<CcChange, PropertyError> {
-        if (offset, size) != (offset::CC, 4) {
+        if (offset, size) != (REG_CC, 4) {
             return Err(PropertyError::Invalid { offset, size });
         }
         Ok(self.write_cc(value as u32))
     }
 
     fn write_cc(&mut self, new: u32) -> CcChange {
-        let old = self.cc;
-        self.cc = new;
+        let (old, new) = (Cc(self.cc), Cc(new));
+        let cur = Csts(self.csts);
+        let (mut rdy, mut cfs, mut shst) = (cur.rdy(), cur.cfs(), cur.shst());
         let mut change = CcChange::default();
-        if new & CC_EN != 0 && old & CC_EN == 0 {
+        if new.en() && !old.en() {
             change.enabled = true;
-            let iosqes = (new >> CC_IOSQES_SHIFT) & 0xf;
-            let iocqes = (new >> CC_IOCQES_SHIFT) & 0xf;
-            if iosqes != 6 || iocqes != 4 {
-                self.csts |= CSTS_CFS;
+            // Fabrics queue entries are fixed at 64/16 bytes (2^6, 2^4).
+            if new.iosqes() != 6 || new.iocqes() != 4 {
+                cfs = true;
             } else {
-                self.csts |= CSTS_RDY;
+                rdy = true;
             }
         }
-        if new & CC_EN == 0 && old & CC_EN != 0 {
+        if !new.en() && old.en() {
             change.disabled = true;
-            self.csts &= !(CSTS_RDY | CSTS_CFS | CSTS_SHST_MASK);
+            (rdy, cfs, shst) = (false, false, 0);
         }
-        let shn = (new >> CC_SHN_SHIFT) & 3;
-        let old_shn = (old >> CC_SHN_SHIFT) & 3;
-        if shn != 0 && old_shn == 0 {
+        if new.shn() != 0 && old.shn() == 0 {
             change.shutdown = true;
-            self.csts = (self.csts & !CSTS_SHST_MASK) | CSTS_SHST_COMPLETE;
-        } else if shn == 0 && old_shn != 0 {
-            self.csts &= !CSTS_SHST_MASK;
+            shst = Csts::SHST_COMPLETE;
+        } else if new.shn() == 0 && old.shn() != 0 {
+            shst = 0;
         }
+        self.cc = new.0;
+        self.csts = Csts::new(rdy, cfs, shst).0;
         change
     }
 
     /// Marks a fatal controller error (CSTS.CFS), e.g. keep-alive expiry.
     pub fn set_fatal(&mut self) {
-        self.csts |= CSTS_CFS;
+        let c = Csts(self.csts);
+        self.csts = Csts::new(false, true, c.shst()).0;
     }
 }
 
@@ -156,7 +145,12 @@ mod tests {
     use super::*;
 
     /// CC as the Linux host writes it: CSS NVM, MPS 4 KiB, AMS RR, IOSQES 6, IOCQES 4.
-    const CC_HOST: u32 = 6 << 16 | 4 << 20;
+    const CC_HOST: u32 = Cc::host_default(Cc::CSS_NVM).0;
+    const CC_EN: u32 = 1;
+    const CSTS_RDY: u32 = 1;
+    const CSTS_CFS: u32 = 2;
+    const CSTS_SHST_MASK: u32 = 3 << 2;
+    const CSTS_SHST_COMPLETE: u32 = 2 << 2;
 
     #[test]
     fn cap_and_vs() {

@@ -1,0 +1,26 @@
+//! The transport calls fcloop's control helpers make (nvme-fc.md §1.7), as a trait
+//! so that the helpers do not depend on the transport's concrete type and tests can
+//! register ports without a transport.
+
+use std::sync::Arc;
+
+use ufc_transport::lldd::{LocalPortId, PortInfo, RemotePortId};
+
+/// Port registration with an NVMe/FC host transport.
+pub trait PortRegistry<L> {
+    /// The transport's error.
+    type Error: std::fmt::Display;
+
+    /// `nvme_fc_register_localport`.
+    fn register_localport(&self, info: PortInfo, lldd: Arc<L>) -> Result<LocalPortId, Self::Error>;
+    /// `nvme_fc_register_remoteport`.
+    fn register_remoteport(
+        &self,
+        lport: LocalPortId,
+        info: PortInfo,
+    ) -> Result<RemotePortId, Self::Error>;
+    /// `nvme_fc_unregister_remoteport`.
+    fn unregister_remoteport(&self, rport: RemotePortId) -> Result<(), Self::Error>;
+    /// `nvme_fc_unregister_localport`.
+    fn unregister_localport(&self, lport: LocalPortId) -> Result<(), Self::Error>;
+}
