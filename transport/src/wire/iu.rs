@@ -95,7 +95,8 @@ pub const fn dir_flags(dir: IoDir) -> u8 {
 
 impl CmdIu {
     /// A CMD IU for an I/O queue (category [`CMD_CAT_IO_NVM`]); use
-    /// [`CmdIu::new_admin`] on the admin queue or [`CmdIu::set_category`].
+    /// [`CmdIu::new_admin`] on the admin queue or [`CmdIu::set_category`]. The
+    /// copied SQE gets the FC data pointer for `data_len` (§4.7).
     pub fn new(connection_id: u64, csn: u32, data_len: u32, dir: IoDir, sqe: &Sqe) -> CmdIu {
         let mut iu = CmdIu::new_zeroed();
         iu.format_id = CMD_FORMAT_ID;
@@ -107,6 +108,7 @@ impl CmdIu {
         iu.csn = U32::new(csn);
         iu.data_len = U32::new(data_len);
         iu.sqe = *sqe;
+        iu.sqe.set_transport_sgl(data_len);
         iu
     }
 
@@ -284,6 +286,20 @@ impl ErspIu {
         Ok(iu)
     }
 
+    /// The remaining host checks of §4.8 step 3: `xfrd_len` equals the data
+    /// length the LLDD reports as moved and the CQE's CID is the command's. A
+    /// mismatch is a host path error that terminates the association.
+    pub fn check_completion(&self, transferred: u32, cid: u16) -> Result<(), WireError> {
+        const WHAT: &str = "ERSP IU";
+        check_field(
+            WHAT,
+            "xfrd_len",
+            self.xfrd_len.get().into(),
+            transferred.into(),
+        )?;
+        check_field(WHAT, "cqe.cid", self.cqe.cid().into(), cid.into())
+    }
+
     /// Response sequence number.
     pub fn rsn(&self) -> u32 {
         self.rsn.get()
@@ -421,6 +437,21 @@ mod tests {
             })
         ));
         assert!(ErspIu::parse(&b[..12]).is_err());
+        assert_eq!(iu.check_completion(4096, 5), Ok(()));
+        assert!(matches!(
+            iu.check_completion(4095, 5),
+            Err(WireError::BadField {
+                field: "xfrd_len",
+                ..
+            })
+        ));
+        assert!(matches!(
+            iu.check_completion(4096, 6),
+            Err(WireError::BadField {
+                field: "cqe.cid",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -452,6 +483,32 @@ mod tests {
         fn ersp_round_trip(rsn: u32, xfrd: u32, cid: u16, st in 0u16..0x8000, res: u64) {
             let iu = ErspIu::new(rsn, xfrd, Cqe::new(cid, 1, 2, NvmeStatus(st), res));
             prop_assert_eq!(ErspIu::parse(iu.as_bytes()).unwrap(), iu);
+        }
+
+        #[test]
+        fn arbitrary_sqe_behind_valid_header_never_panics(
+            flags in 0u8..8, data_len: u32, sqe in proptest::array::uniform32(any::<u8>()),
+            sqe2 in proptest::array::uniform32(any::<u8>()),
+        ) {
+            let mut b = [0u8; 96];
+            b[0] = 0xFD;
+            b[1] = 0x28;
+            b[3] = 24;
+            b[7] = flags;
+            b[20..24].copy_from_slice(&data_len.to_be_bytes());
+            b[24..56].copy_from_slice(&sqe);
+            b[56..88].copy_from_slice(&sqe2);
+            match CmdIu::parse(&b) {
+                Ok(iu) => {
+                    let dir = iu.dir();
+                    prop_assert!(dir.is_some());
+                    prop_assert_eq!(dir == Some(IoDir::Write), iu.sqe.is_write() && flags & 1 != 0);
+                }
+                Err(e) => {
+                    let direction = matches!(e, WireError::DataDirection { .. });
+                    prop_assert!(direction, "{:?}", e);
+                }
+            }
         }
 
         #[test]

@@ -23,6 +23,11 @@ use super::ls_host::validate_disconnect_assoc;
 /// descriptor up to the end of subnqn (8 + 584; the r1.14 form is accepted).
 pub const CREATE_ASSOC_MIN_LEN: usize = 8 + 584;
 
+/// Largest LS request the Linux target accepts (the Create Association size,
+/// `sizeof(union nvmefc_ls_requests)`); a longer one is dropped by the receive
+/// path (`-E2BIG`) before any decoding, without an LS_RJT.
+pub const LS_REQUEST_MAX_LEN: usize = core::mem::size_of::<CreateAssocRqst>();
+
 /// A received LS request, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LsRequest {
@@ -397,6 +402,27 @@ mod tests {
                 LsRequest::decode(&b),
                 Ok(LsRequest::CreateAssoc { ersp_ratio: ratio, sqsize, cntlid: 0xFFFF, hostid, hostnqn: h.clone(), subnqn: s.clone() })
             );
+        }
+
+        #[test]
+        fn disconnect_round_trip(id: u64) {
+            prop_assert_eq!(
+                LsRequest::decode(&encode_disconnect_assoc(id)),
+                Ok(LsRequest::DisconnectAssoc { association_id: id })
+            );
+        }
+
+        #[test]
+        fn rjt_round_trip(code: u8, reason: u8, explanation: u8) {
+            let b = crate::wire::ls::encode_ls_rjt(code, RjtReason(reason), RjtExplanation(explanation));
+            prop_assert_eq!(
+                CreateConnAcc::parse(&b),
+                Err(crate::wire::ls_host::LsRspError::Rejected {
+                    reason: RjtReason(reason),
+                    explanation: RjtExplanation(explanation),
+                })
+            );
+            prop_assert_eq!(b[16], code);
         }
 
         #[test]

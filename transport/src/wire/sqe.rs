@@ -360,6 +360,19 @@ mod tests {
 
     proptest! {
         #[test]
+        fn admin_round_trip(cns: u8, nsid: u32, fid: u8, cdw11: u32, lid: u8, numd in 0u32..u32::MAX, off: u64) {
+            let back = |s: Sqe| Sqe::read_from_bytes(s.as_bytes()).unwrap();
+            let id = back(Sqe::identify(cns, nsid));
+            prop_assert_eq!((id.cns(), id.nsid()), (cns, nsid));
+            let sf = back(Sqe::set_features(fid, cdw11));
+            prop_assert_eq!((sf.fid(), sf.cdw11.get()), (fid, cdw11));
+            let gf = back(Sqe::get_features(fid, cdw11));
+            prop_assert_eq!((gf.opcode, gf.fid()), (0x0A, fid));
+            let lp = back(Sqe::get_log_page(lid, nsid, numd, off));
+            prop_assert_eq!((lp.lid(), lp.numd_0based(), lp.log_offset()), (lid, numd, off));
+        }
+
+        #[test]
         fn rw_round_trip(nsid: u32, slba: u64, nlb: u16, len: u32, cid: u16, w: bool) {
             let mut sqe = if w {
                 Sqe::write(nsid, slba, nlb, len)

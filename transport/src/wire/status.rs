@@ -73,12 +73,22 @@ impl NvmeStatus {
     pub const CONNECT_RESTART_DISC: NvmeStatus = NvmeStatus(0x183);
     /// Fabrics Connect: invalid host.
     pub const CONNECT_INVALID_HOST: NvmeStatus = NvmeStatus(0x184);
+    /// Fabrics: restart discovery.
+    pub const DISCOVERY_RESTART: NvmeStatus = NvmeStatus(0x190);
+    /// Fabrics: authentication required.
+    pub const AUTH_REQUIRED: NvmeStatus = NvmeStatus(0x191);
     /// Media: write fault.
     pub const WRITE_FAULT: NvmeStatus = NvmeStatus(0x280);
     /// Media: unrecovered read error.
     pub const READ_ERROR: NvmeStatus = NvmeStatus(0x281);
     /// Path: internal path error.
     pub const PATH_INTERNAL: NvmeStatus = NvmeStatus(0x300);
+    /// Path: ANA persistent loss.
+    pub const ANA_PERSISTENT_LOSS: NvmeStatus = NvmeStatus(0x301);
+    /// Path: ANA inaccessible.
+    pub const ANA_INACCESSIBLE: NvmeStatus = NvmeStatus(0x302);
+    /// Path: ANA transition.
+    pub const ANA_TRANSITION: NvmeStatus = NvmeStatus(0x303);
     /// Path: transport error seen by the controller.
     pub const CTRL_PATH_ERROR: NvmeStatus = NvmeStatus(0x360);
     /// Path: the host lost the path (transport failure, held I/O expired).
