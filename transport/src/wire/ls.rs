@@ -490,6 +490,22 @@ pub struct DisconnAssocRqst {
 }
 const _: () = assert!(core::mem::size_of::<DisconnAssocRqst>() == 48);
 
+/// Disconnect Connection request as the current Linux header lays it out
+/// (ASSOC_ID + CONN_ID, 40 bytes; §4.3 describes the older 48-byte form).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct DisconnConnRqst {
+    /// Code 6, desc_list_len 32.
+    pub hdr: LsHdr,
+    /// Byte 8.
+    pub assoc: AssocIdDesc,
+    /// Byte 24.
+    pub conn: ConnIdDesc,
+}
+const _: () = assert!(core::mem::size_of::<DisconnConnRqst>() == 40);
+
 /// Disconnect Association ACC (§4.3, 24 bytes).
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,

@@ -14,8 +14,8 @@ use zerocopy::IntoBytes;
 use super::error::WireError;
 use super::ls::{
     check, check_desc, desc_tag, ls_cmd, nqn_from_field, read_padded, read_prefix, AssocIdDesc,
-    ConnIdDesc, CreateAssocAccIu, CreateAssocRqst, CreateConnAccIu, CreateConnRqst, LsHdr,
-    LsRjtError, RjtExplanation, RjtReason, RqstDesc,
+    ConnIdDesc, CreateAssocAccIu, CreateAssocRqst, CreateConnAccIu, CreateConnRqst,
+    DisconnConnRqst, LsHdr, LsRjtError, RjtExplanation, RjtReason, RqstDesc,
 };
 use super::ls_host::validate_disconnect_assoc;
 
@@ -63,8 +63,10 @@ pub enum LsRequest {
         /// The association to tear down.
         association_id: u64,
     },
-    /// Disconnect Connection (FC-NVME-2). Linux nvmet rejects it with INVAL; a
-    /// target may answer [`RjtReason::UNSUP`].
+    /// Disconnect Connection (FC-NVME-2): ASSOC_ID then CONN_ID, 40 bytes in the
+    /// current Linux header (an older one had a 24-byte DISCONN_CMD there, 48
+    /// bytes; both decode). Linux nvmet rejects it with INVAL; a target may
+    /// answer [`RjtReason::UNSUP`].
     DisconnectConn {
         /// The association the connection belongs to.
         association_id: u64,
@@ -102,7 +104,8 @@ impl LsRequest {
     /// * Create I/O Connection: length ≥ 80, desc_list_len == 72, ASSOC_ID tag 7 /
     ///   len 8, CREATE_CONN_CMD tag 4 / len 48 exactly, 0 < ersp_ratio < sqsize.
     /// * Disconnect Association: as §4.5.
-    /// * Disconnect Connection: length ≥ 40, ASSOC_ID descriptor valid.
+    /// * Disconnect Connection: length ≥ 40, ASSOC_ID descriptor valid; the
+    ///   connection id when the second descriptor is CONN_ID.
     /// * any other code: RJT INVAL.
     pub fn decode(payload: &[u8]) -> Result<LsRequest, LsRjtError> {
         let code = payload.first().copied().unwrap_or(0);
@@ -193,16 +196,13 @@ fn decode_create_conn(payload: &[u8]) -> Result<LsRequest, LsRjtError> {
 
 fn decode_disconnect_conn(payload: &[u8]) -> Result<LsRequest, WireError> {
     const WHAT: &str = "Disconnect Connection";
-    let _: LsHdr = read_prefix(WHAT, payload)?;
-    let assoc: AssocIdDesc = read_prefix(WHAT, payload.get(8..).unwrap_or_default())?;
-    check_desc(WHAT, &assoc.hdr, desc_tag::ASSOC_ID, 16)?;
-    let connection_id = payload
-        .get(24..)
-        .and_then(|rest| read_prefix::<ConnIdDesc>(WHAT, rest).ok())
-        .filter(|d| d.hdr.tag.get() == desc_tag::CONN_ID && d.hdr.len.get() == 8)
-        .map(|d| d.connection_id.get());
+    let rq: DisconnConnRqst = read_prefix(WHAT, payload)?;
+    check_desc(WHAT, &rq.assoc.hdr, desc_tag::ASSOC_ID, 16)?;
+    let conn = &rq.conn;
+    let connection_id = (conn.hdr.tag.get() == desc_tag::CONN_ID && conn.hdr.len.get() == 8)
+        .then(|| conn.connection_id.get());
     Ok(LsRequest::DisconnectConn {
-        association_id: assoc.association_id.get(),
+        association_id: rq.assoc.association_id.get(),
         connection_id,
     })
 }
@@ -348,6 +348,60 @@ mod tests {
             let e = LsRequest::decode(&[code, 0, 0, 0]).unwrap_err();
             assert_eq!((e.ls_cmd, e.reason), (code, RjtReason::INVAL));
         }
+    }
+
+    #[test]
+    fn accepts_golden() {
+        let mut want = [0u8; 56];
+        want[0] = 2;
+        want[4..8].copy_from_slice(&48u32.to_be_bytes());
+        want[8..12].copy_from_slice(&1u32.to_be_bytes());
+        want[12..16].copy_from_slice(&8u32.to_be_bytes());
+        want[16] = 3;
+        want[24..28].copy_from_slice(&7u32.to_be_bytes());
+        want[28..32].copy_from_slice(&8u32.to_be_bytes());
+        want[32..40].copy_from_slice(&0xA1A2_A3A4_A5A6_0000u64.to_be_bytes());
+        want[40..44].copy_from_slice(&6u32.to_be_bytes());
+        want[44..48].copy_from_slice(&8u32.to_be_bytes());
+        want[48..56].copy_from_slice(&0xA1A2_A3A4_A5A6_0000u64.to_be_bytes());
+        assert_eq!(
+            encode_create_assoc_acc(0xA1A2_A3A4_A5A6_0000, 0xA1A2_A3A4_A5A6_0000),
+            want
+        );
+
+        let mut want = [0u8; 40];
+        want[0] = 2;
+        want[4..8].copy_from_slice(&32u32.to_be_bytes());
+        want[8..12].copy_from_slice(&1u32.to_be_bytes());
+        want[12..16].copy_from_slice(&8u32.to_be_bytes());
+        want[16] = 4;
+        want[24..28].copy_from_slice(&6u32.to_be_bytes());
+        want[28..32].copy_from_slice(&8u32.to_be_bytes());
+        want[32..40].copy_from_slice(&0xA1A2_A3A4_A5A6_0002u64.to_be_bytes());
+        assert_eq!(encode_create_conn_acc(0xA1A2_A3A4_A5A6_0002), want);
+    }
+
+    #[test]
+    fn disconnect_conn_current_header_form() {
+        // FCH: ASSOC_ID + CONN_ID, 40 bytes, desc_list_len 32.
+        let mut b = [0u8; 40];
+        b[0] = 6;
+        b[4..8].copy_from_slice(&32u32.to_be_bytes());
+        b[8..12].copy_from_slice(&7u32.to_be_bytes());
+        b[12..16].copy_from_slice(&8u32.to_be_bytes());
+        b[16..24].copy_from_slice(&0x50_0000u64.to_be_bytes());
+        b[24..28].copy_from_slice(&6u32.to_be_bytes());
+        b[28..32].copy_from_slice(&8u32.to_be_bytes());
+        b[32..40].copy_from_slice(&0x50_0001u64.to_be_bytes());
+        assert_eq!(
+            LsRequest::decode(&b),
+            Ok(LsRequest::DisconnectConn {
+                association_id: 0x50_0000,
+                connection_id: Some(0x50_0001)
+            })
+        );
+        let e = LsRequest::decode(&b[..39]).unwrap_err();
+        assert_eq!((e.ls_cmd, e.reason), (6, RjtReason::LOGIC));
     }
 
     #[test]
