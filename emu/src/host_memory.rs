@@ -1,7 +1,7 @@
 //! Host memory as a device model sees it: reads and writes by IOVA.
 //!
 //! The target and fcloop move data through this trait so that the same code runs
-//! against `ufc_vfio::dma::DmaView` (the real DMA memory of a test or benchmark) and
+//! against [`ufc_vfio::dma::DmaView`] (the real DMA memory of a test or benchmark) and
 //! against [`VecMemory`] in unit tests. Static dispatch only: the I/O path is generic
 //! over the memory type.
 
@@ -31,6 +31,24 @@ impl<M: HostMemory + ?Sized> HostMemory for Arc<M> {
     }
     fn write(&self, iova: u64, data: &[u8]) -> Result<(), MemError> {
         (**self).write(iova, data)
+    }
+}
+
+impl HostMemory for ufc_vfio::dma::DmaView {
+    #[inline]
+    fn read(&self, iova: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        ufc_vfio::dma::DmaView::read(self, iova, buf).map_err(|_| MemError {
+            iova,
+            len: buf.len(),
+        })
+    }
+
+    #[inline]
+    fn write(&self, iova: u64, data: &[u8]) -> Result<(), MemError> {
+        ufc_vfio::dma::DmaView::write(self, iova, data).map_err(|_| MemError {
+            iova,
+            len: data.len(),
+        })
     }
 }
 

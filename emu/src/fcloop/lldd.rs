@@ -127,8 +127,8 @@ impl<M> Inner<M> {
 }
 
 /// The fcloop LLDD; one value is one driver instance. Generic over the host memory
-/// the target moves data through.
-pub struct FcloopLldd<M> {
+/// the target moves data through (the DMA view of the host's memory by default).
+pub struct FcloopLldd<M = ufc_vfio::dma::DmaView> {
     inner: Arc<Inner<M>>,
 }
 

@@ -27,3 +27,6 @@ pub use fcp::{FcpOutcome, Rsp};
 pub use namespace::Namespace;
 pub use port::TargetPort;
 pub use subsystem::{Subsystem, SubsystemConfig};
+
+#[cfg(test)]
+mod tests;
