@@ -316,4 +316,37 @@ pub trait Lldd: Send + Sync + 'static {
     /// `remoteport_delete`: the unregistered remote port has no active
     /// association left; the transport will not touch it again (§2.4).
     fn remoteport_delete(&self, rport: RemotePortId);
+
+    /// Device-visible memory for the data of the transport's own admin commands
+    /// (Connect data 1024 B, Identify 4096 B). Called on the management path once
+    /// per association build; the buffer is dropped at teardown. In Linux the
+    /// transport allocates and DMA-maps through the LLDD's `struct device`; here
+    /// only the LLDD knows which memory its device can reach.
+    ///
+    /// The default refuses, so an LLDD that does not provide it cannot connect.
+    fn alloc_dma(&self, lport: LocalPortId, len: usize) -> Result<Box<dyn DmaBuffer>, LlddError> {
+        let _ = (lport, len);
+        Err(LlddError::NoResources(
+            "this LLDD provides no DMA memory for admin commands (implement Lldd::alloc_dma)"
+                .into(),
+        ))
+    }
+}
+
+/// A device-visible buffer handed out by [`Lldd::alloc_dma`].
+pub trait DmaBuffer: Send + std::fmt::Debug {
+    /// Device address of byte 0.
+    fn iova(&self) -> u64;
+    /// Length in bytes.
+    fn len(&self) -> usize;
+    /// True when the buffer has no bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Copies bytes the device wrote, starting at `offset`; out-of-range bytes
+    /// are left untouched in `dst`.
+    fn read(&self, offset: usize, dst: &mut [u8]);
+    /// Copies `src` into the buffer at `offset` for the device to read;
+    /// out-of-range bytes are ignored.
+    fn write(&mut self, offset: usize, src: &[u8]);
 }

@@ -1,0 +1,635 @@
+//! `Transport<L>`: the registration API for the LLDD, `connect`, the
+//! management poll and the stats.
+//!
+//! All management state sits behind one mutex, taken only by these calls, never
+//! by I/O. Delete callbacks are collected under it and made after it is released.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::ctrl::cmds::{self, ls, rjt};
+use crate::ctrl::entry::{CtrlEntry, Ctx};
+use crate::ctrl::options::ConnectOptions;
+use crate::ctrl::state::CtrlState;
+use crate::ctrl::{Controller, CtrlShared};
+use crate::error::TransportError;
+use crate::lldd::{Lldd, LocalPortId, LsEvent, PortInfo, RemotePortId};
+use crate::port::{DeleteCall, PortState, Registered, Registry};
+use crate::qpair::link::ToQpair;
+use crate::qpair::{IoQpair, QpairParams};
+use crate::stats::{CtrlStats, LocalPortStats, RemotePortStats, TransportStats};
+use crate::status::NvmeStatus;
+
+/// `FC_DEF_R_A_TOV`.
+pub const R_A_TOV: Duration = Duration::from_secs(10);
+
+/// Transport-wide settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportConfig {
+    /// How long teardown waits for aborted exchanges and quiescing queue pairs
+    /// (default 2 × R_A_TOV). Queue pairs get half of it for their own aborts.
+    pub teardown_bound: Duration,
+    /// Timeout put into every LS request (2 × R_A_TOV; the LLDD enforces it).
+    pub ls_timeout: Duration,
+    /// Timeout of admin commands during association build.
+    pub admin_timeout: Duration,
+    /// Data segments per I/O request a queue pair accepts (further capped by the
+    /// LLDD's `max_sgl_segments`).
+    pub max_io_sgl: u16,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            teardown_bound: 2 * R_A_TOV,
+            ls_timeout: 2 * R_A_TOV,
+            admin_timeout: Duration::from_secs(60),
+            max_io_sgl: 32,
+        }
+    }
+}
+
+struct Mgmt<L: Lldd> {
+    reg: Registry<L>,
+    ctrls: BTreeMap<u64, CtrlEntry<L>>,
+    next_uid: u64,
+    next_ls_tag: u64,
+}
+
+/// The NVMe/FC host transport.
+pub struct Transport<L: Lldd> {
+    clock: Clock,
+    cfg: TransportConfig,
+    mgmt: Mutex<Mgmt<L>>,
+}
+
+impl<L: Lldd> std::fmt::Debug for Transport<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("clock", &self.clock)
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<L: Lldd> Transport<L> {
+    /// A transport with default settings.
+    pub fn new(clock: Clock) -> Arc<Self> {
+        Self::with_config(clock, TransportConfig::default())
+    }
+
+    /// A transport with explicit settings.
+    pub fn with_config(clock: Clock, cfg: TransportConfig) -> Arc<Self> {
+        Arc::new(Transport {
+            clock,
+            cfg,
+            mgmt: Mutex::new(Mgmt {
+                reg: Registry::default(),
+                ctrls: BTreeMap::new(),
+                next_uid: 1,
+                next_ls_tag: 0,
+            }),
+        })
+    }
+
+    /// The clock every timer reads.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &TransportConfig {
+        &self.cfg
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Mgmt<L>> {
+        // A panic while holding the lock leaves plain data behind; keep going.
+        self.mgmt.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn run(calls: Vec<DeleteCall<L>>) {
+        for c in calls {
+            c.call();
+        }
+    }
+
+    /// Runs `f` on one controller with a management context; the lock is held,
+    /// delete callbacks are made after it is released.
+    fn with_ctrl<R>(
+        &self,
+        uid: u64,
+        f: impl FnOnce(&mut CtrlEntry<L>, &mut Ctx<'_, L>) -> R,
+    ) -> Result<R, TransportError> {
+        let mut calls = Vec::new();
+        let r = {
+            let mut g = self.lock();
+            let m = &mut *g;
+            let Some(mut e) = m.ctrls.remove(&uid) else {
+                return Err(TransportError::ControllerDeleted(format!("ctrl{uid}")));
+            };
+            let max_hw = max_hw_queues(&m.reg, e.lport);
+            let mut ctx = Ctx {
+                now: self.clock.now(),
+                reg: &mut m.reg,
+                calls: &mut calls,
+                cfg: &self.cfg,
+                next_ls_tag: &mut m.next_ls_tag,
+                limits_max_hw_queues: max_hw,
+            };
+            let r = f(&mut e, &mut ctx);
+            e.drive(&mut ctx);
+            finish_entry(m, uid, e);
+            r
+        };
+        Self::run(calls);
+        Ok(r)
+    }
+
+    /// `nvme_fc_register_localport`. Registering the WWNs of an unregistered
+    /// local port revives it with the new LLDD instance (§2.6).
+    pub fn register_localport(
+        &self,
+        info: PortInfo,
+        lldd: Arc<L>,
+    ) -> Result<LocalPortId, TransportError> {
+        let id = self.lock().reg.register_local(&info, lldd)?;
+        log::info!(
+            "local port nn-{}:pn-{} registered as {id:?} (port_id {:#08x})",
+            info.node_name,
+            info.port_name,
+            info.port_id
+        );
+        Ok(id)
+    }
+
+    /// `nvme_fc_unregister_localport`: `localport_delete` is called before this
+    /// returns if no remote port has an active controller, else as soon as the
+    /// last one's association ends.
+    pub fn unregister_localport(&self, id: LocalPortId) -> Result<(), TransportError> {
+        let mut calls = Vec::new();
+        self.lock().reg.unregister_local(id, &mut calls)?;
+        Self::run(calls);
+        Ok(())
+    }
+
+    /// `nvme_fc_register_remoteport`. The WWNs of an unregistered remote port
+    /// revive it (new port_id, roles, token, dev_loss_tmo) and its waiting
+    /// controllers reconnect at once (§2.6).
+    pub fn register_remoteport(
+        &self,
+        lport: LocalPortId,
+        info: PortInfo,
+    ) -> Result<RemotePortId, TransportError> {
+        let now = self.clock.now();
+        let mut g = self.lock();
+        let (id, how) = g.reg.register_remote(lport, &info)?;
+        if how == Registered::Revived {
+            for e in g.ctrls.values_mut().filter(|e| e.rport == id) {
+                e.resume(now);
+            }
+        }
+        log::info!(
+            "remote port nn-{}:pn-{} {} as {id:?} (port_id {:#08x})",
+            info.node_name,
+            info.port_name,
+            if how == Registered::Revived {
+                "re-registered"
+            } else {
+                "registered"
+            },
+            info.port_id
+        );
+        Ok(id)
+    }
+
+    /// `nvme_fc_unregister_remoteport`: DELETED, dev_loss_tmo starts, live
+    /// associations are torn down; `remoteport_delete` is called before this
+    /// returns if no controller is active, else when the last association ends.
+    pub fn unregister_remoteport(&self, id: RemotePortId) -> Result<(), TransportError> {
+        let mut calls = Vec::new();
+        {
+            let mut g = self.lock();
+            let m = &mut *g;
+            let now = self.clock.now();
+            m.reg.unregister_remote(id, now, &mut calls)?;
+            let dev_loss_tmo = m
+                .reg
+                .rports
+                .get(&id)
+                .map_or(Duration::ZERO, |r| r.dev_loss_tmo);
+            let uids: Vec<u64> = m
+                .ctrls
+                .iter()
+                .filter(|(_, e)| e.rport == id)
+                .map(|(k, _)| *k)
+                .collect();
+            for uid in uids {
+                let Some(mut e) = m.ctrls.remove(&uid) else {
+                    continue;
+                };
+                let max_hw = max_hw_queues(&m.reg, e.lport);
+                let mut ctx = Ctx {
+                    now,
+                    reg: &mut m.reg,
+                    calls: &mut calls,
+                    cfg: &self.cfg,
+                    next_ls_tag: &mut m.next_ls_tag,
+                    limits_max_hw_queues: max_hw,
+                };
+                e.connectivity_loss(&mut ctx, dev_loss_tmo);
+                finish_entry(m, uid, e);
+            }
+        }
+        Self::run(calls);
+        Ok(())
+    }
+
+    /// `nvme_fc_set_remoteport_devloss` (ONLINE only; zero is allowed).
+    pub fn set_remoteport_devloss(
+        &self,
+        id: RemotePortId,
+        tmo: Duration,
+    ) -> Result<(), TransportError> {
+        self.lock().reg.set_devloss(id, tmo)
+    }
+
+    /// Creates a controller and starts connecting; returns at once in
+    /// CONNECTING. Progress happens in [`Transport::poll`].
+    pub fn connect(
+        self: &Arc<Self>,
+        opts: ConnectOptions,
+    ) -> Result<Controller<L>, TransportError> {
+        opts.validate()?;
+        let now = self.clock.now();
+        let mut g = self.lock();
+        let m = &mut *g;
+        let lport = m
+            .reg
+            .find_local(opts.host_traddr.wwnn, opts.host_traddr.wwpn)
+            .filter(|l| l.state == PortState::Online)
+            .map(|l| l.id)
+            .ok_or(TransportError::NoLocalPort(opts.host_traddr))?;
+        let rport = m
+            .reg
+            .find_remote(lport, opts.traddr.wwnn, opts.traddr.wwpn)
+            .filter(|r| r.state == PortState::Online)
+            .map(|r| r.id)
+            .ok_or(TransportError::NoRemotePort {
+                host: opts.host_traddr,
+                traddr: opts.traddr,
+            })?;
+        let uid = m.next_uid;
+        m.next_uid += 1;
+        let name = format!("ctrl{uid} ({} at {})", opts.subnqn, opts.traddr);
+        let shared = Arc::new(CtrlShared::new(uid, name));
+        let mut e = CtrlEntry::new(Arc::clone(&shared), opts, lport, rport);
+        e.begin(now);
+        if let Some(r) = m.reg.rports.get_mut(&rport) {
+            r.bound_ctrls += 1;
+        }
+        m.ctrls.insert(uid, e);
+        Ok(Controller::new(Arc::clone(self), shared))
+    }
+
+    /// One management pass: LS completions and received LSs, association build
+    /// and teardown steps, keep-alive, timers. Returns the amount of work done
+    /// (0 = nothing happened).
+    pub fn poll(&self) -> usize {
+        let now = self.clock.now();
+        let mut calls = Vec::new();
+        let mut work = 0;
+        {
+            let mut g = self.lock();
+            let m = &mut *g;
+            // LS events, from every LLDD instance still owed something.
+            let mut events = Vec::new();
+            for lp in m.reg.lports.values() {
+                let mut insts: Vec<Arc<L>> = Vec::new();
+                for l in lp.lldd.iter().chain(lp.pending_deletes.iter()) {
+                    if !insts.iter().any(|i| Arc::ptr_eq(i, l)) {
+                        insts.push(Arc::clone(l));
+                    }
+                }
+                for inst in insts {
+                    inst.poll_ls(lp.id, &mut |e| events.push((lp.id, Arc::clone(&inst), e)));
+                }
+            }
+            work += events.len();
+            for (lport, inst, ev) in events {
+                self.handle_ls_event(m, now, &mut calls, lport, &inst, ev);
+            }
+            let uids: Vec<u64> = m.ctrls.keys().copied().collect();
+            for uid in uids {
+                let Some(mut e) = m.ctrls.remove(&uid) else {
+                    continue;
+                };
+                let max_hw = max_hw_queues(&m.reg, e.lport);
+                let mut ctx = Ctx {
+                    now,
+                    reg: &mut m.reg,
+                    calls: &mut calls,
+                    cfg: &self.cfg,
+                    next_ls_tag: &mut m.next_ls_tag,
+                    limits_max_hw_queues: max_hw,
+                };
+                if e.drive(&mut ctx) {
+                    work += 1;
+                }
+                finish_entry(m, uid, e);
+            }
+            m.reg.collect_garbage();
+        }
+        work += calls.len();
+        Self::run(calls);
+        work
+    }
+
+    fn handle_ls_event(
+        &self,
+        m: &mut Mgmt<L>,
+        now: Duration,
+        calls: &mut Vec<DeleteCall<L>>,
+        lport: LocalPortId,
+        inst: &Arc<L>,
+        ev: LsEvent,
+    ) {
+        match ev {
+            LsEvent::Done { tag, result } => {
+                for e in m.ctrls.values_mut() {
+                    if let Some(a) = e.assoc.as_mut() {
+                        if a.ls_tag.is_some_and(|(t, _)| t == tag) {
+                            a.ls_result = Some(result);
+                            return;
+                        }
+                    }
+                }
+                // Fire-and-forget Disconnect, or an LS of a finished attempt.
+            }
+            LsEvent::Received {
+                rport,
+                xchg,
+                payload,
+            } => {
+                let code = payload.first().copied().unwrap_or(0);
+                let online = m
+                    .reg
+                    .rports
+                    .get(&rport)
+                    .is_some_and(|r| r.state == PortState::Online && r.lport == lport);
+                let reply = |reason| cmds::ls_rjt(code, reason, rjt::EXPL_NONE);
+                let rsp = if !online {
+                    reply(rjt::UNAB)
+                } else {
+                    match code {
+                        ls::DISCONNECT_ASSOC => match cmds::parse_disconnect_assoc(&payload) {
+                            None => cmds::ls_rjt(code, rjt::LOGIC, rjt::EXPL_INV_LEN),
+                            Some(assoc_id) => {
+                                let uid = m.ctrls.iter().find_map(|(k, e)| {
+                                    (e.rport == rport
+                                        && e.assoc
+                                            .as_ref()
+                                            .is_some_and(|a| a.association_id == assoc_id))
+                                    .then_some(*k)
+                                });
+                                match uid {
+                                    None => reply(rjt::INV_ASSOC),
+                                    Some(uid) => {
+                                        self.target_disconnect(
+                                            m, now, calls, uid, xchg, inst, lport,
+                                        );
+                                        return;
+                                    }
+                                }
+                            }
+                        },
+                        ls::DISCONNECT_CONN => reply(rjt::UNSUP),
+                        ls::CREATE_ASSOC | ls::CREATE_CONN => reply(rjt::LOGIC),
+                        _ => reply(rjt::INVAL),
+                    }
+                };
+                inst.xmt_ls_rsp(lport, xchg, &rsp);
+            }
+        }
+    }
+
+    /// A valid Disconnect Association for a controller's association: park the
+    /// ACC until teardown and recover (§3.7).
+    #[allow(clippy::too_many_arguments)]
+    fn target_disconnect(
+        &self,
+        m: &mut Mgmt<L>,
+        now: Duration,
+        calls: &mut Vec<DeleteCall<L>>,
+        uid: u64,
+        xchg: u64,
+        inst: &Arc<L>,
+        lport: LocalPortId,
+    ) {
+        let Some(mut e) = m.ctrls.remove(&uid) else {
+            return;
+        };
+        if let Some(a) = e.assoc.as_mut() {
+            if let Some(old) = a.rcv_disconn.replace(xchg) {
+                let rsp = cmds::ls_rjt(ls::DISCONNECT_ASSOC, rjt::UNAB, rjt::EXPL_NONE);
+                inst.xmt_ls_rsp(lport, old, &rsp);
+            }
+        }
+        e.counters.target_disconnects += 1;
+        let max_hw = max_hw_queues(&m.reg, e.lport);
+        let mut ctx = Ctx {
+            now,
+            reg: &mut m.reg,
+            calls,
+            cfg: &self.cfg,
+            next_ls_tag: &mut m.next_ls_tag,
+            limits_max_hw_queues: max_hw,
+        };
+        e.error_recovery(&mut ctx, "target sent Disconnect Association");
+        finish_entry(m, uid, e);
+    }
+
+    pub(crate) fn alloc_io_qpair(&self, uid: u64) -> Result<IoQpair<L::HwQueue>, TransportError> {
+        let mut g = self.lock();
+        let m = &mut *g;
+        let e = m
+            .ctrls
+            .get_mut(&uid)
+            .ok_or_else(|| TransportError::ControllerDeleted(format!("ctrl{uid}")))?;
+        if matches!(e.state(), CtrlState::Deleting | CtrlState::Deleted) {
+            return Err(TransportError::ControllerDeleted(e.name().to_owned()));
+        }
+        if e.ioq_count == 0 {
+            return Err(TransportError::NoIoQueue {
+                ctrl: e.name().to_owned(),
+                reason:
+                    "no I/O queues negotiated yet; poll the transport until the controller is live",
+            });
+        }
+        let n = usize::from(e.ioq_count).min(e.links.len());
+        let Some(idx) = e.links[..n].iter().position(|s| !s.claimed) else {
+            return Err(TransportError::NoIoQueue {
+                ctrl: e.name().to_owned(),
+                reason: "every I/O queue has a queue pair; drop one first",
+            });
+        };
+        let max_sgl = m
+            .reg
+            .lports
+            .get(&e.lport)
+            .map_or(1, |l| l.limits.max_sgl_segments)
+            .min(self.cfg.max_io_sgl);
+        let slot = &mut e.links[idx];
+        slot.claimed = true;
+        slot.link.set_released(false);
+        let qp = IoQpair::new(
+            Arc::clone(&slot.link),
+            self.clock.clone(),
+            QpairParams {
+                ctrl_uid: uid,
+                depth: e.opts.queue_size - 1,
+                max_sge: max_sgl,
+                io_timeout: e.opts.io_timeout,
+                abort_bound: self.cfg.teardown_bound / 2,
+            },
+        );
+        if e.failfast_fired && e.state() == CtrlState::Connecting {
+            e.links[idx].send(ToQpair::FailHeld {
+                status: NvmeStatus::HOST_PATH_ERROR,
+            });
+        }
+        if e.state() == CtrlState::Live {
+            e.attach_links();
+        }
+        Ok(qp)
+    }
+
+    pub(crate) fn reset_ctrl(&self, uid: u64) -> Result<(), TransportError> {
+        self.with_ctrl(uid, |e, ctx| {
+            e.reset(ctx);
+        })
+    }
+
+    pub(crate) fn delete_ctrl(&self, uid: u64) -> Result<(), TransportError> {
+        self.with_ctrl(uid, |e, ctx| e.delete(ctx, "deleted by the application"))
+    }
+
+    /// Ports, seed counters and controllers.
+    pub fn stats(&self) -> TransportStats {
+        let g = self.lock();
+        let lports = g
+            .reg
+            .lports
+            .values()
+            .map(|l| LocalPortStats {
+                id: l.id,
+                wwnn: l.wwnn,
+                wwpn: l.wwpn,
+                port_id: l.port_id,
+                state: l.state,
+                act_rport_cnt: l.act_rport_cnt,
+                deletes_pending: l.pending_deletes.len(),
+                deletes_issued: l.deletes_issued,
+                registrations: l.registrations,
+            })
+            .collect();
+        let rports = g
+            .reg
+            .rports
+            .values()
+            .map(|r| RemotePortStats {
+                id: r.id,
+                lport: r.lport,
+                wwnn: r.wwnn,
+                wwpn: r.wwpn,
+                port_id: r.port_id,
+                state: r.state,
+                act_ctrl_cnt: r.act_ctrl_cnt,
+                dev_loss_tmo: r.dev_loss_tmo,
+                deletes_pending: r.pending_deletes.len(),
+                deletes_issued: r.deletes_issued,
+                registrations: r.registrations,
+                controllers: r.bound_ctrls,
+            })
+            .collect();
+        let ctrls = g
+            .ctrls
+            .iter()
+            .map(|(uid, e)| CtrlStats {
+                uid: *uid,
+                name: e.name().to_owned(),
+                traddr: e.opts.traddr,
+                host_traddr: e.opts.host_traddr,
+                subnqn: e.opts.subnqn.clone(),
+                state: e.state(),
+                assoc_active: e.assoc_active,
+                nr_reconnects: e.nr_reconnects,
+                max_reconnects: e.max_reconnects,
+                association_id: e.assoc.as_ref().map_or(0, |a| a.association_id),
+                cntlid: e.assoc.as_ref().map_or(0, |a| a.cntlid),
+                io_queues: e.ioq_count,
+                qpairs_claimed: e.links.iter().filter(|s| s.claimed).count(),
+                counters: e.counters,
+            })
+            .collect();
+        TransportStats {
+            lports,
+            rports,
+            ctrls,
+        }
+    }
+
+    /// Runs [`Transport::poll`] every `interval` on a helper thread until the
+    /// handle is dropped. Optional: applications may call `poll` themselves.
+    pub fn spawn_poller(self: &Arc<Self>, interval: Duration) -> std::io::Result<PollerHandle> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let t = Arc::clone(self);
+        let s = Arc::clone(&stop);
+        let join = std::thread::Builder::new()
+            .name("ufc-mgmt".into())
+            .spawn(move || {
+                while !s.load(Ordering::Acquire) {
+                    t.poll();
+                    std::thread::sleep(interval);
+                }
+            })?;
+        Ok(PollerHandle {
+            stop,
+            join: Some(join),
+        })
+    }
+}
+
+fn max_hw_queues<L: Lldd>(reg: &Registry<L>, lport: LocalPortId) -> u16 {
+    reg.lports.get(&lport).map_or(1, |l| l.limits.max_hw_queues)
+}
+
+/// Puts a driven controller back, or drops it when DELETED.
+fn finish_entry<L: Lldd>(m: &mut Mgmt<L>, uid: u64, e: CtrlEntry<L>) {
+    if e.state() == CtrlState::Deleted {
+        if let Some(r) = m.reg.rports.get_mut(&e.rport) {
+            r.bound_ctrls = r.bound_ctrls.saturating_sub(1);
+        }
+        return;
+    }
+    m.ctrls.insert(uid, e);
+}
+
+/// Stops the management poller thread when dropped.
+#[derive(Debug)]
+pub struct PollerHandle {
+    stop: Arc<AtomicBool>,
+    join: Option<JoinHandle<()>>,
+}
+
+impl Drop for PollerHandle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(j) = self.join.take() {
+            let _ = j.join();
+        }
+    }
+}
