@@ -119,6 +119,13 @@ impl CmdIu {
         iu
     }
 
+    /// The connection id of a CMD IU (bytes 8–15) without decoding the rest, for
+    /// a target that routes by it before validating; `None` when too short.
+    pub fn peek_connection_id(bytes: &[u8]) -> Option<u64> {
+        let id: [u8; 8] = bytes.get(8..16)?.try_into().ok()?;
+        Some(u64::from_be_bytes(id))
+    }
+
     /// The IU as the LLDD contract takes it.
     pub fn as_bytes(&self) -> &[u8; CMD_IU_LEN] {
         zerocopy::transmute_ref!(self)
@@ -354,6 +361,11 @@ mod tests {
         let back = CmdIu::parse(&golden_cmd_iu()).unwrap();
         assert_eq!(back, iu);
         assert_eq!(back.dir(), Some(IoDir::Write));
+        assert_eq!(
+            CmdIu::peek_connection_id(&golden_cmd_iu()),
+            Some(0x0102_0304_0506_0001)
+        );
+        assert_eq!(CmdIu::peek_connection_id(&golden_cmd_iu()[..15]), None);
         let admin = CmdIu::new_admin(1, 1, 0, IoDir::None, &Sqe::keep_alive());
         assert_eq!(admin.as_bytes()[6], 0x01);
     }

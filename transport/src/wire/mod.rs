@@ -6,6 +6,7 @@
 //! [`WireError`] / [`LsRjtError`] / [`LsRspError`] and never panic on any input.
 //! The I/O path types ([`CmdIu`], [`ErspIu`], [`Sqe`], [`Cqe`]) never allocate.
 
+pub mod async_event;
 pub mod cqe;
 pub mod error;
 pub mod fabrics;
@@ -20,6 +21,7 @@ pub mod registers;
 pub mod sqe;
 pub mod status;
 
+pub use async_event::AsyncEvent;
 pub use cqe::Cqe;
 pub use error::WireError;
 pub use fabrics::{fctype, ConnectData};

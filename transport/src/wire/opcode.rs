@@ -52,6 +52,20 @@ pub mod fid {
     pub const ASYNC_EVENT_CONFIG: u8 = 0x0B;
     /// Keep Alive Timer: CDW11 = KATO in milliseconds.
     pub const KEEP_ALIVE_TIMER: u8 = 0x0F;
+
+    /// Set Features Number of Queues CDW11 asking for `n` I/O submission and
+    /// completion queues (both fields 0's based; `n` = 0 is sent as 1).
+    pub const fn num_queues_cdw11(n: u16) -> u32 {
+        let v = n.saturating_sub(1) as u32;
+        v | (v << 16)
+    }
+
+    /// The queue counts a Number of Queues completion grants (CQE dword 0:
+    /// NSQA bits 15:0, NCQA bits 31:16, both 0's based), as 1-based
+    /// `(submission, completion)` counts.
+    pub const fn num_queues_granted(dw0: u32) -> (u32, u32) {
+        ((dw0 & 0xFFFF) + 1, (dw0 >> 16) + 1)
+    }
 }
 
 /// Log page identifiers (Get Log Page CDW10 bits 7:0).
@@ -68,4 +82,19 @@ pub mod lid {
 /// (01 host→controller, 10 controller→host, 00 none, 11 bidirectional).
 pub const fn opcode_dir_bits(opcode: u8) -> u8 {
     opcode & 0x3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn num_queues_encoding() {
+        assert_eq!(fid::num_queues_cdw11(4), 0x0003_0003);
+        assert_eq!(fid::num_queues_cdw11(0), 0);
+        assert_eq!(fid::num_queues_granted(0x0001_0007), (8, 2));
+        assert_eq!(fid::num_queues_granted(u32::MAX), (0x1_0000, 0x1_0000));
+        assert_eq!(opcode_dir_bits(io::WRITE), 1);
+        assert_eq!(opcode_dir_bits(io::READ), 2);
+    }
 }
