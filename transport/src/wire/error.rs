@@ -62,3 +62,22 @@ pub enum WireError {
         len: usize,
     },
 }
+
+/// `Ok` when `value == expected`, else [`WireError::BadField`].
+pub(crate) fn check_field(
+    what: &'static str,
+    field: &'static str,
+    value: u64,
+    expected: u64,
+) -> Result<(), WireError> {
+    if value == expected {
+        Ok(())
+    } else {
+        Err(WireError::BadField {
+            what,
+            field,
+            value,
+            expected,
+        })
+    }
+}

@@ -7,7 +7,7 @@ use zerocopy::byteorder::{BigEndian, U16, U32, U64};
 use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use super::cqe::Cqe;
-use super::error::WireError;
+use super::error::{check_field, WireError};
 use super::fc::FC_TYPE_NVME;
 use super::sqe::Sqe;
 use crate::lldd::{IoDir, CMD_IU_LEN, ERSP_IU_LEN, ZERO_RSP_LEN};
@@ -210,24 +210,6 @@ impl CmdIu {
             });
         }
         Ok(iu)
-    }
-}
-
-pub(crate) fn check_field(
-    what: &'static str,
-    field: &'static str,
-    value: u64,
-    expected: u64,
-) -> Result<(), WireError> {
-    if value == expected {
-        Ok(())
-    } else {
-        Err(WireError::BadField {
-            what,
-            field,
-            value,
-            expected,
-        })
     }
 }
 

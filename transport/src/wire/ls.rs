@@ -11,6 +11,7 @@ use std::fmt;
 use zerocopy::byteorder::{BigEndian, U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
+pub(crate) use super::error::check_field as check;
 use super::error::WireError;
 
 type Be16 = U16<BigEndian>;
@@ -594,15 +595,6 @@ pub fn encode_disconnect_assoc_acc() -> Vec<u8> {
 
 // ---- decoding helpers shared by ls_host / ls_target --------------------------------
 
-pub(crate) fn check(
-    what: &'static str,
-    field: &'static str,
-    value: u64,
-    expected: u64,
-) -> Result<(), WireError> {
-    super::iu::check_field(what, field, value, expected)
-}
-
 /// Reads a `T` from the start of `bytes`; extra bytes are ignored.
 pub(crate) fn read_prefix<T: FromBytes + KnownLayout + Immutable>(
     what: &'static str,
@@ -639,6 +631,18 @@ pub(crate) fn check_desc(
     size: usize,
 ) -> Result<(), WireError> {
     hdr.check(what, tag, size)
+}
+
+/// The validation of a Disconnect Association request shared by host and target
+/// (`nvmefc_vldt_lsreq_discon_assoc`, §4.5). Returns the association id.
+pub(crate) fn validate_disconnect_assoc(payload: &[u8]) -> Result<u64, WireError> {
+    const WHAT: &str = "Disconnect Association";
+    let rq: DisconnAssocRqst = read_prefix(WHAT, payload)?;
+    check(WHAT, "desc_list_len", rq.hdr.desc_list_len.get().into(), 40)?;
+    check_desc(WHAT, &rq.assoc.hdr, desc_tag::ASSOC_ID, 16)?;
+    check_desc(WHAT, &rq.cmd.hdr, desc_tag::DISCONN_CMD, 24)?;
+    check(WHAT, "disconn_cmd.rsvd8", rq.cmd.rsvd8.get().into(), 0)?;
+    Ok(rq.assoc.association_id.get())
 }
 
 /// Copies `nqn` into a 256-byte NUL-padded field.

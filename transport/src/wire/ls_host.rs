@@ -7,10 +7,10 @@ use zerocopy::{FromZeros, IntoBytes};
 
 use super::error::WireError;
 use super::ls::{
-    check, check_desc, check_rqst, desc_tag, ls_cmd, nqn_field, read_prefix, AssocIdDesc,
-    CreateAssocAccIu, CreateAssocRqst, CreateConnAccIu, CreateConnCmdDesc, CreateConnRqst, DescHdr,
-    DisconnAssocAccIu, DisconnAssocRqst, DisconnCmdDesc, LsHdr, LsRjtError, LsRjtIu,
-    RjtExplanation, RjtReason,
+    check, check_desc, check_rqst, desc_tag, ls_cmd, nqn_field, read_prefix,
+    validate_disconnect_assoc, AssocIdDesc, CreateAssocAccIu, CreateAssocRqst, CreateConnAccIu,
+    CreateConnCmdDesc, CreateConnRqst, DescHdr, DisconnAssocAccIu, DisconnAssocRqst,
+    DisconnCmdDesc, LsHdr, LsRjtError, LsRjtIu, RjtExplanation, RjtReason,
 };
 
 /// `cntlid` of a Create Association: "dynamic controller" (§4.3).
@@ -191,18 +191,6 @@ pub fn parse_disconnect_assoc_acc(rsp: &[u8]) -> Result<(), LsRspError> {
     )?;
     check_rqst(WHAT, &acc.rqst, ls_cmd::DISCONN_ASSOC)?;
     Ok(())
-}
-
-/// The validation of a Disconnect Association request shared by host and target
-/// (`nvmefc_vldt_lsreq_discon_assoc`, §4.5). Returns the association id.
-pub(crate) fn validate_disconnect_assoc(payload: &[u8]) -> Result<u64, WireError> {
-    const WHAT: &str = "Disconnect Association";
-    let rq: DisconnAssocRqst = read_prefix(WHAT, payload)?;
-    check(WHAT, "desc_list_len", rq.hdr.desc_list_len.get().into(), 40)?;
-    check_desc(WHAT, &rq.assoc.hdr, desc_tag::ASSOC_ID, 16)?;
-    check_desc(WHAT, &rq.cmd.hdr, desc_tag::DISCONN_CMD, 24)?;
-    check(WHAT, "disconn_cmd.rsvd8", rq.cmd.rsvd8.get().into(), 0)?;
-    Ok(rq.assoc.association_id.get())
 }
 
 /// A Disconnect Association the target sent to the host (§3.7).

@@ -13,11 +13,11 @@ use zerocopy::IntoBytes;
 
 use super::error::WireError;
 use super::ls::{
-    check, check_desc, desc_tag, ls_cmd, nqn_from_field, read_padded, read_prefix, AssocIdDesc,
-    ConnIdDesc, CreateAssocAccIu, CreateAssocRqst, CreateConnAccIu, CreateConnRqst,
-    DisconnConnRqst, LsHdr, LsRjtError, RjtExplanation, RjtReason, RqstDesc,
+    check, check_desc, desc_tag, ls_cmd, nqn_from_field, read_padded, read_prefix,
+    validate_disconnect_assoc, AssocIdDesc, ConnIdDesc, CreateAssocAccIu, CreateAssocRqst,
+    CreateConnAccIu, CreateConnRqst, DisconnConnRqst, LsHdr, LsRjtError, RjtExplanation, RjtReason,
+    RqstDesc,
 };
-use super::ls_host::validate_disconnect_assoc;
 
 /// Smallest Create Association the Linux target takes: header plus the
 /// descriptor up to the end of subnqn (8 + 584; the r1.14 form is accepted).
