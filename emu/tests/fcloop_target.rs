@@ -2,6 +2,7 @@
 //! and CMD IUs, data in DMA memory seen through a `DmaView`. The full transport
 //! over fcloop is exercised by the transport's scenario tests.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap (house rules)
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
