@@ -597,3 +597,25 @@ fn delete_callbacks_are_logged_and_a_restarted_lldd_reuses_the_wwns() {
         Err(FcloopError::NotFound(_))
     ));
 }
+
+#[test]
+fn on_pool_provides_admin_dma_the_target_can_reach() {
+    use ufc_vfio::dma::{DmaPool, PoolConfig};
+    let (clock, _hand) = Clock::manual();
+    let fabric = FcloopFabric::new(clock);
+    let cfg = PoolConfig {
+        hugepages: HugePages::Never,
+        ..PoolConfig::default()
+    };
+    let pool = DmaPool::new(&cfg, &Arc::new(IovaAllocator::default())).unwrap();
+    let lldd = FcloopLldd::on_pool(Arc::clone(&fabric), &pool, Mode::Inline);
+    let mut buf = lldd.alloc_dma(LocalPortId(1), 4096).unwrap();
+    assert!(buf.len() >= 4096);
+    buf.write(0, b"connect data");
+    let view = DmaView::of(&[pool.memory()]);
+    let mut back = [0u8; 12];
+    view.read(buf.iova(), &mut back).unwrap();
+    assert_eq!(&back, b"connect data");
+    let plain = FcloopLldd::new(fabric, view, Mode::Inline);
+    assert!(plain.alloc_dma(LocalPortId(1), 4096).is_err());
+}

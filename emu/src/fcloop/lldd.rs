@@ -12,11 +12,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ufc_transport::lldd::{
-    Limits, Lldd, LlddError, LlddRport, LocalPortId, LsError, LsEvent, LsReq, PortInfo, PortRoles,
-    RemotePortId,
+    DmaBuffer, Limits, Lldd, LlddError, LlddRport, LocalPortId, LsError, LsEvent, LsReq, PortInfo,
+    PortRoles, RemotePortId,
 };
 use ufc_transport::wwn::{FcAddr, Wwn};
 
+use ufc_vfio::dma::{DmaPool, DmaView};
+
+use crate::fcloop::dma::DmaAllocator;
 use crate::fcloop::fabric::{FabricTarget, FcloopFabric};
 use crate::fcloop::faults::LsFault;
 use crate::fcloop::hwqueue::FcloopQueue;
@@ -101,6 +104,7 @@ struct State {
 pub(crate) struct Inner<M> {
     pub(crate) fabric: Arc<FcloopFabric>,
     pub(crate) mem: M,
+    dma: Option<Arc<dyn DmaAllocator>>,
     limits: Limits,
     state: Mutex<State>,
     next_queue_uid: AtomicU64,
@@ -128,7 +132,7 @@ impl<M> Inner<M> {
 
 /// The fcloop LLDD; one value is one driver instance. Generic over the host memory
 /// the target moves data through (the DMA view of the host's memory by default).
-pub struct FcloopLldd<M = ufc_vfio::dma::DmaView> {
+pub struct FcloopLldd<M = DmaView> {
     inner: Arc<Inner<M>>,
 }
 
@@ -149,17 +153,32 @@ pub const DEFAULT_LIMITS: Limits = Limits {
 };
 
 impl<M: HostMemory + Clone + 'static> FcloopLldd<M> {
-    /// A new instance on `fabric`; the targets reach host data through `host_memory`.
+    /// A new instance on `fabric`; the targets reach host data through
+    /// `host_memory`. It has no memory for `alloc_dma`: use
+    /// [`FcloopLldd::with_dma`] (or [`FcloopLldd::on_pool`]) when a transport
+    /// will connect through it.
     pub fn new(fabric: Arc<FcloopFabric>, host_memory: M, mode: Mode) -> Arc<Self> {
-        Self::with_limits(fabric, host_memory, mode, DEFAULT_LIMITS)
+        Self::with_limits(fabric, host_memory, mode, DEFAULT_LIMITS, None)
     }
 
-    /// Same with other template limits.
+    /// A new instance whose `alloc_dma` hands out buffers from `dma`, which must
+    /// lie in `host_memory`.
+    pub fn with_dma(
+        fabric: Arc<FcloopFabric>,
+        host_memory: M,
+        mode: Mode,
+        dma: Arc<dyn DmaAllocator>,
+    ) -> Arc<Self> {
+        Self::with_limits(fabric, host_memory, mode, DEFAULT_LIMITS, Some(dma))
+    }
+
+    /// Either of the above with other template limits.
     pub fn with_limits(
         fabric: Arc<FcloopFabric>,
         host_memory: M,
         mode: Mode,
         limits: Limits,
+        dma: Option<Arc<dyn DmaAllocator>>,
     ) -> Arc<Self> {
         match mode {
             Mode::Inline => {}
@@ -168,6 +187,7 @@ impl<M: HostMemory + Clone + 'static> FcloopLldd<M> {
             inner: Arc::new(Inner {
                 fabric,
                 mem: host_memory,
+                dma,
                 limits,
                 state: Mutex::new(State::default()),
                 next_queue_uid: AtomicU64::new(1),
@@ -338,6 +358,16 @@ impl<M: HostMemory + Clone + 'static> FcloopLldd<M> {
     }
 }
 
+impl FcloopLldd<DmaView> {
+    /// An instance whose host memory is `pool`'s region and whose `alloc_dma`
+    /// allocates from `pool`: the usual setup for tests and benchmarks, which take
+    /// their data buffers from the same pool.
+    pub fn on_pool(fabric: Arc<FcloopFabric>, pool: &Arc<DmaPool>, mode: Mode) -> Arc<Self> {
+        let view = DmaView::of(&[pool.memory()]);
+        Self::with_dma(fabric, view, mode, Arc::new(Arc::clone(pool)))
+    }
+}
+
 impl<M: HostMemory + Clone + 'static> Lldd for FcloopLldd<M> {
     type HwQueue = FcloopQueue<M>;
 
@@ -502,6 +532,15 @@ impl<M: HostMemory + Clone + 'static> Lldd for FcloopLldd<M> {
         // Lock released: the sink is the transport.
         for ev in events {
             sink(ev);
+        }
+    }
+
+    fn alloc_dma(&self, lport: LocalPortId, len: usize) -> Result<Box<dyn DmaBuffer>, LlddError> {
+        match &self.inner.dma {
+            Some(a) => a.alloc(len),
+            None => Err(LlddError::NoResources(format!(
+                "fcloop: no DMA allocator for admin data of {lport:?}; build the LLDD with FcloopLldd::with_dma or on_pool"
+            ))),
         }
     }
 

@@ -10,12 +10,14 @@
 //! let rport = lldd.add_remote_port(&transport, lport, tnn, tpn, None)?;
 //! ```
 
+pub mod dma;
 pub mod fabric;
 pub mod faults;
 pub mod hwqueue;
 pub mod lldd;
 pub mod registry;
 
+pub use dma::{CarvedAllocator, DmaAllocator, PoolBuffer};
 pub use fabric::FcloopFabric;
 pub use faults::{Faults, FcpInfo, LsFault};
 pub use hwqueue::FcloopQueue;
