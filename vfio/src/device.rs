@@ -7,7 +7,7 @@ use crate::dma::DmaMemory;
 use crate::error::DeviceError;
 use crate::kernel::{KernelDevice, VfioOptions};
 use crate::mmio::{self, MmioMapping};
-use crate::model::{DeviceModel, ModelOptions, ModelShared, ModelStats};
+use crate::model::{DeviceModel, DoorbellPort, ModelOptions, ModelShared, ModelStats};
 
 /// PCI config-space offset of the COMMAND register (PCI Local Bus 3.0 §6.2.2).
 pub const PCI_COMMAND: u16 = 0x04;
@@ -377,7 +377,7 @@ impl Bar {
                 shared,
                 doorbell: Some(index),
                 ..
-            } => DoorbellTarget::Model { shared, index },
+            } => DoorbellTarget::Model(shared.port(index)?),
             RegTarget::Model {
                 bar, offset: abs, ..
             } => {
@@ -470,7 +470,11 @@ impl Reg32 {
                 shared,
                 doorbell: Some(index),
                 ..
-            } => shared.push_doorbell(*index, value),
+            } => {
+                if let Err(e) = shared.doorbell_direct(*index, value) {
+                    log::error!("doorbell write dropped: {e}");
+                }
+            }
             RegTarget::Model {
                 shared,
                 bar,
@@ -530,25 +534,23 @@ enum DoorbellTarget {
         reg: NonNull<u8>,
         _map: Arc<MmioMapping>,
     },
-    Model {
-        shared: Arc<ModelShared>,
-        index: u32,
-    },
+    Model(DoorbellPort),
 }
 
-/// A doorbell: one 32-bit register, resolved once per queue. [`write`](Self::write) is
-/// the hot path: a release fence and one volatile store on hardware, one lock-free queue
-/// push for an in-process model. Writes are never merged or lost.
+/// A doorbell: one 32-bit register, resolved once per queue and owned by the thread that
+/// drives the queue. [`write`](Self::write) is the hot path: a release fence and one
+/// volatile store on hardware, two plain stores into the handle's ring for an in-process
+/// model. Writes are never merged or lost.
+///
+/// `Send` but not `Sync`: the model ring behind it has a single producer.
 #[derive(Debug)]
 pub struct Doorbell {
     target: DoorbellTarget,
 }
 
-// SAFETY: the MMIO pointer stays valid while `_map` lives, which the handle owns; the
-// model target is an Arc to a Sync structure.
+// SAFETY: the MMIO pointer stays valid while `_map` lives, which the handle owns, and may
+// be written from any thread; the model port is Send (its producer state moves with it).
 unsafe impl Send for Doorbell {}
-// SAFETY: `write` is a single volatile store or a lock-free push, both safe concurrently.
-unsafe impl Sync for Doorbell {}
 
 impl Doorbell {
     /// Rings the doorbell with `value`; earlier stores to DMA memory are visible to the
@@ -559,7 +561,7 @@ impl Doorbell {
             // SAFETY: `reg` was checked in range and 4-aligned when the handle was made,
             // and the mapping is kept alive by `_map`.
             DoorbellTarget::Mmio { reg, .. } => unsafe { mmio::write32(*reg, value) },
-            DoorbellTarget::Model { shared, index } => shared.push_doorbell(*index, value),
+            DoorbellTarget::Model(port) => port.write(value),
         }
     }
 }

@@ -44,8 +44,10 @@ fn program(dev: &Device, src: u64, dst: u64, len: u32) {
 #[test]
 fn device_handles_are_send_and_sync() {
     fn check<T: Send + Sync>() {}
+    fn send<T: Send>() {}
     check::<Device>();
-    check::<ufc_vfio::Doorbell>();
+    // One producer per doorbell ring: the handle moves between threads but is not shared.
+    send::<ufc_vfio::Doorbell>();
     check::<ufc_vfio::Reg32>();
     check::<ufc_vfio::dma::DmaBuf>();
     check::<DmaPool>();
@@ -274,9 +276,33 @@ fn plain_register_write_to_a_doorbell_offset_is_a_doorbell() {
     let src = pool.alloc(4096).unwrap();
     program(&dev, src.iova(), src.iova() + 1024, 8);
     let bar = dev.bar(0).unwrap();
+    let db = bar.doorbell(REG_DOORBELL).unwrap();
+    db.write(1);
+    // The control-path write arrives after the handle's queued write.
     bar.write32(REG_DOORBELL, 2).unwrap();
-    assert_eq!(dev.model_stats().unwrap().doorbells_queued, 1);
-    assert_eq!(bar.read32(REG_COMMANDS).unwrap(), 2);
+    let stats = dev.model_stats().unwrap();
+    assert_eq!(stats.doorbells_queued, 0);
+    assert_eq!(stats.doorbells_delivered, 2);
+    assert_eq!(bar.read32(REG_COMMANDS).unwrap(), 3);
+}
+
+#[test]
+fn dropped_doorbell_handle_still_delivers_then_its_ring_goes() {
+    let pool = pool();
+    let dev = device(&pool, ModelOptions::default());
+    let src = pool.alloc(4096).unwrap();
+    program(&dev, src.iova(), src.iova() + 1024, 8);
+    let db = dev.doorbell(0, REG_DOORBELL).unwrap();
+    let keep = dev.doorbell(0, REG_DOORBELL).unwrap();
+    db.write(4);
+    drop(db);
+    assert_eq!(dev.model_stats().unwrap().doorbell_rings, 2);
+    assert!(dev.poll_model());
+    let stats = dev.model_stats().unwrap();
+    assert_eq!(stats.doorbells_delivered, 1);
+    assert_eq!(stats.doorbell_rings, 1);
+    keep.write(1);
+    assert_eq!(dev.bar(0).unwrap().read32(REG_COMMANDS).unwrap(), 5);
 }
 
 #[test]

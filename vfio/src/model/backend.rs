@@ -1,10 +1,10 @@
-//! The in-process backend: a model behind a mutex plus a lock-free doorbell queue.
+//! The in-process backend: a model behind a mutex plus one lock-free doorbell ring per
+//! doorbell handle.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
-use crossbeam_queue::ArrayQueue;
-
+use super::ring::{Producer, Ring};
 use super::{DeviceModel, DoorbellRegister, ModelOptions};
 use crate::dma::{DmaMemory, DmaView};
 use crate::error::DeviceError;
@@ -17,16 +17,20 @@ const FULL_SPINS: u32 = 64;
 pub struct ModelStats {
     /// Doorbell writes handed to the model.
     pub doorbells_delivered: u64,
-    /// Doorbell writes that found the queue full and had to wait.
+    /// Doorbell writes that found their ring full and had to wait.
     pub doorbell_full_waits: u64,
     /// Doorbell writes currently queued.
     pub doorbells_queued: usize,
+    /// Doorbell rings (one per live doorbell handle, plus closed ones not yet drained).
+    pub doorbell_rings: usize,
 }
 
 pub(crate) struct ModelState {
     pub(crate) model: Box<dyn DeviceModel>,
     view: DmaView,
     mapped: Vec<DmaMemory>,
+    /// One ring per doorbell handle, drained in creation order.
+    rings: Vec<Arc<Ring>>,
     delivered: u64,
 }
 
@@ -36,8 +40,7 @@ pub(crate) struct ModelShared {
     pub(crate) bar_lens: [u64; 6],
     pub(crate) config_len: u64,
     doorbell_regs: Box<[DoorbellRegister]>,
-    /// `(doorbell index << 32) | value`, in driver order.
-    queue: ArrayQueue<u64>,
+    ring_capacity: usize,
     /// Control-path callers waiting for the state lock; the runner backs off while set,
     /// so a spinning model thread cannot starve the driver's control path.
     pub(crate) control_waiters: AtomicU32,
@@ -69,7 +72,7 @@ impl ModelShared {
             bar_lens,
             config_len,
             doorbell_regs,
-            queue: ArrayQueue::new(opts.doorbell_queue.max(1)),
+            ring_capacity: opts.doorbell_queue,
             control_waiters: AtomicU32::new(0),
             runner_attached: AtomicBool::new(false),
             full_waits: AtomicU64::new(0),
@@ -77,6 +80,7 @@ impl ModelShared {
                 model,
                 view: DmaView::empty(),
                 mapped: Vec::new(),
+                rings: Vec::new(),
                 delivered: 0,
             }),
         }
@@ -90,20 +94,23 @@ impl ModelShared {
             .map(|i| i as u32)
     }
 
-    /// The doorbell hot path: one queue push.
-    #[inline]
-    pub(crate) fn push_doorbell(&self, index: u32, value: u32) {
-        let entry = (u64::from(index) << 32) | u64::from(value);
-        if let Err(entry) = self.queue.push(entry) {
-            self.push_doorbell_full(entry);
-        }
+    /// A doorbell handle for declared doorbell `index`, with its own ring.
+    pub(crate) fn port(self: &Arc<Self>, index: u32) -> Result<DoorbellPort, DeviceError> {
+        let ring = Arc::new(Ring::new(self.ring_capacity));
+        self.lock()?.rings.push(Arc::clone(&ring));
+        Ok(DoorbellPort {
+            shared: Arc::clone(self),
+            ring,
+            producer: Producer::new(),
+            index,
+        })
     }
 
-    /// Backpressure: never drop, never merge. Drain the queue ourselves when the model is
-    /// free, otherwise wait for the model thread.
+    /// Backpressure: never drop, never merge. Drain the rings ourselves when the model
+    /// is free, otherwise wait for the model thread.
     #[cold]
     #[inline(never)]
-    fn push_doorbell_full(&self, mut entry: u64) {
+    fn push_full(&self, port: &DoorbellPort, entry: u64) {
         self.full_waits.fetch_add(1, Ordering::Relaxed);
         let mut spins = 0u32;
         loop {
@@ -118,9 +125,8 @@ impl ModelShared {
                     return;
                 }
             }
-            match self.queue.push(entry) {
-                Ok(()) => return,
-                Err(back) => entry = back,
+            if port.producer.try_push(&port.ring, entry) {
+                return;
             }
             spins += 1;
             if spins < FULL_SPINS {
@@ -131,17 +137,25 @@ impl ModelShared {
         }
     }
 
-    /// Delivers queued doorbells in order; at most one queue's worth per call so a writer
-    /// that keeps the queue full cannot hold the model forever.
+    /// Delivers every published doorbell, ring by ring, each ring in order; forgets rings
+    /// whose handle is gone once they are empty.
     fn drain(&self, st: &mut ModelState) -> usize {
+        let ModelState {
+            model,
+            rings,
+            delivered,
+            ..
+        } = st;
         let mut n = 0;
-        let cap = self.queue.capacity();
-        while n < cap {
-            let Some(entry) = self.queue.pop() else { break };
-            st.model.doorbell((entry >> 32) as usize, entry as u32);
-            n += 1;
+        let mut closed = false;
+        for ring in rings.iter() {
+            n += ring.drain(|entry| model.doorbell((entry >> 32) as usize, entry as u32));
+            closed |= ring.is_closed();
         }
-        st.delivered += n as u64;
+        if closed {
+            rings.retain(|r| !(r.is_closed() && r.len() == 0));
+        }
+        *delivered += n as u64;
         n
     }
 
@@ -152,10 +166,6 @@ impl ModelShared {
         n > 0 || polled
     }
 
-    pub(crate) fn queue_is_empty(&self) -> bool {
-        self.queue.is_empty()
-    }
-
     /// Non-blocking service for the runner and inline mode. `Err` when poisoned.
     pub(crate) fn try_service(&self) -> Result<bool, ()> {
         match self.state.try_lock() {
@@ -163,6 +173,15 @@ impl ModelShared {
             Err(TryLockError::WouldBlock) => Ok(false),
             Err(TryLockError::Poisoned(_)) => Err(()),
         }
+    }
+
+    /// A doorbell written as a plain register (control path): delivered after everything
+    /// already queued.
+    pub(crate) fn doorbell_direct(&self, index: u32, value: u32) -> Result<(), DeviceError> {
+        self.control(|st| {
+            st.model.doorbell(index as usize, value);
+            st.delivered += 1;
+        })
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, ModelState>, DeviceError> {
@@ -180,7 +199,7 @@ impl ModelShared {
         f: impl FnOnce(&mut ModelState) -> R,
     ) -> Result<R, DeviceError> {
         let mut st = self.lock()?;
-        while self.drain(&mut st) > 0 {}
+        self.drain(&mut st);
         Ok(f(&mut st))
     }
 
@@ -218,20 +237,48 @@ impl ModelShared {
     }
 
     pub(crate) fn stats(&self) -> ModelStats {
-        // A poisoned model delivers nothing more; report what it got before.
-        let delivered = match self.lock() {
-            Ok(st) => st.delivered,
-            Err(_) => {
-                self.state
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .delivered
-            }
-        };
-        ModelStats {
-            doorbells_delivered: delivered,
+        let read = |st: &ModelState| ModelStats {
+            doorbells_delivered: st.delivered,
             doorbell_full_waits: self.full_waits.load(Ordering::Relaxed),
-            doorbells_queued: self.queue.len(),
+            doorbells_queued: st.rings.iter().map(|r| r.len()).sum(),
+            doorbell_rings: st.rings.len(),
+        };
+        match self.lock() {
+            Ok(st) => read(&st),
+            // A poisoned model delivers nothing more; report what it got before.
+            Err(_) => read(
+                &self
+                    .state
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            ),
         }
+    }
+}
+
+/// The model side of a [`Doorbell`](crate::Doorbell): a ring owned by one handle.
+#[derive(Debug)]
+pub(crate) struct DoorbellPort {
+    shared: Arc<ModelShared>,
+    ring: Arc<Ring>,
+    producer: Producer,
+    index: u32,
+}
+
+impl DoorbellPort {
+    /// The hot path: two plain stores, unless the ring is full.
+    #[inline]
+    pub(crate) fn write(&self, value: u32) {
+        let entry = (u64::from(self.index) << 32) | u64::from(value);
+        if !self.producer.try_push(&self.ring, entry) {
+            self.shared.push_full(self, entry);
+        }
+    }
+}
+
+impl Drop for DoorbellPort {
+    fn drop(&mut self) {
+        // Queued writes are still delivered; the consumer forgets the ring afterwards.
+        self.ring.close();
     }
 }

@@ -6,13 +6,19 @@
 //! [`DmaError`](crate::DmaError) the model reports as a device error.
 //!
 //! Register writes take two paths:
-//! - Doorbells (registers the model declares in [`DeviceModel::doorbells`]) go into a
-//!   lock-free queue of `(doorbell, value)` pairs that the model side drains in order.
-//!   A driver write costs one queue push, no lock and no syscall, and no write is ever
-//!   lost or merged: SLI-4 doorbells carry counts ("num posted"), so two equal writes mean
-//!   twice the work. When the queue is full the writer waits (spin, then yield), and if
-//!   the model's lock is free it drains the queue itself, so a full queue cannot deadlock
-//!   even in inline mode.
+//! - Doorbells (registers the model declares in [`DeviceModel::doorbells`]) written
+//!   through a [`Doorbell`](crate::Doorbell) handle go into that handle's
+//!   single-producer ring of `(doorbell, value)` pairs, which the model side drains in
+//!   order. A driver write is two plain stores: no lock, no atomic read-modify-write, no
+//!   syscall. No write is ever lost or merged: SLI-4 doorbells carry counts ("num
+//!   posted"), so two equal writes mean twice the work. When a ring is full the writer
+//!   waits (spin, then yield), and if the model's lock is free it drains the rings itself,
+//!   so a full ring cannot deadlock even in inline mode. Writes through one handle arrive
+//!   in order; writes through different handles are drained ring by ring, so their
+//!   relative order is not preserved (as with a polled doorbell page in vfio-user) — a
+//!   model must not depend on it. A plain register write to a doorbell offset
+//!   ([`Reg32::write`](crate::Reg32::write), [`Bar::write32`](crate::Bar::write32)) takes
+//!   the control path and arrives after everything already queued.
 //! - Everything else (config space, other BAR registers, reset, DMA map) is the control
 //!   path: it takes the model's mutex and first drains pending doorbells, so the model
 //!   sees one thread's accesses in program order, as PCIe orders posted writes and a read
@@ -22,11 +28,12 @@
 //! poll calls [`Device::poll_model`](crate::Device::poll_model) (deterministic tests).
 
 mod backend;
+mod ring;
 mod runner;
 
-pub(crate) use backend::ModelShared;
 pub use backend::ModelStats;
-pub use runner::{pin_current_thread, ModelRunner};
+pub(crate) use backend::{DoorbellPort, ModelShared};
+pub use runner::{pin_current_thread, IdlePolicy, ModelRunner, RunnerOptions};
 
 use crate::dma::DmaView;
 
@@ -42,7 +49,8 @@ pub struct DoorbellRegister {
 /// Options of the in-process backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModelOptions {
-    /// Capacity of the doorbell queue (pending writes before writers wait).
+    /// Capacity of each doorbell handle's ring (pending writes before the writer waits),
+    /// rounded up to a power of two.
     pub doorbell_queue: usize,
 }
 

@@ -14,8 +14,6 @@ use crate::error::DeviceError;
 
 /// Idle loops spent spinning before the model thread starts yielding.
 const IDLE_SPINS: u32 = 1024;
-/// While idle, the model's `poll` still runs every this many loops (it may have timers).
-const IDLE_POLL_EVERY: u32 = 64;
 
 /// Pins the calling thread to `cpu`.
 pub fn pin_current_thread(cpu: usize) -> Result<(), DeviceError> {
@@ -23,6 +21,26 @@ pub fn pin_current_thread(cpu: usize) -> Result<(), DeviceError> {
     set.set(cpu)
         .map_err(|source| DeviceError::Pin { cpu, source })?;
     sched_setaffinity(Pid::from_raw(0), &set).map_err(|source| DeviceError::Pin { cpu, source })
+}
+
+/// What the model thread does when it has nothing to do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IdlePolicy {
+    /// Spin a while, then yield the CPU between polls: friendly to a shared machine, at
+    /// the cost of latency when other threads want the CPU.
+    #[default]
+    Yield,
+    /// Never give up the CPU: lowest latency, for a model pinned to its own core.
+    Spin,
+}
+
+/// How to run a model thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunnerOptions {
+    /// CPU to pin the thread to.
+    pub cpu: Option<usize>,
+    /// Idle behaviour.
+    pub idle: IdlePolicy,
 }
 
 /// A thread that polls an in-process device model: it drains doorbells as they arrive and
@@ -38,8 +56,20 @@ pub struct ModelRunner {
 }
 
 impl ModelRunner {
-    /// Starts the model thread of `device`, pinned to `cpu` if given.
+    /// Starts the model thread of `device`, pinned to `cpu` if given, yielding when idle.
     pub fn spawn(device: &Device, cpu: Option<usize>) -> Result<Self, DeviceError> {
+        Self::spawn_with(
+            device,
+            RunnerOptions {
+                cpu,
+                idle: IdlePolicy::Yield,
+            },
+        )
+    }
+
+    /// Starts the model thread of `device` with `opts`.
+    pub fn spawn_with(device: &Device, opts: RunnerOptions) -> Result<Self, DeviceError> {
+        let RunnerOptions { cpu, idle } = opts;
         let shared = device
             .model_shared()
             .ok_or_else(|| DeviceError::NotAModel {
@@ -61,7 +91,7 @@ impl ModelRunner {
                         }
                     }
                     let _ = ready_tx.send(Ok(()));
-                    run(&model, &stop);
+                    run(&model, &stop, idle);
                 })
                 .map_err(|source| DeviceError::Spawn {
                     device: shared.name.clone(),
@@ -118,7 +148,7 @@ impl Drop for ModelRunner {
     }
 }
 
-fn run(shared: &ModelShared, stop: &AtomicBool) {
+fn run(shared: &ModelShared, stop: &AtomicBool, policy: IdlePolicy) {
     let mut idle = 0u32;
     while !stop.load(Ordering::Acquire) {
         if shared.control_waiters.load(Ordering::Acquire) != 0 {
@@ -126,22 +156,20 @@ fn run(shared: &ModelShared, stop: &AtomicBool) {
             std::thread::yield_now();
             continue;
         }
-        let worked = if !shared.queue_is_empty() || idle % IDLE_POLL_EVERY == 0 {
-            match shared.try_service() {
-                Ok(w) => w,
-                Err(()) => {
-                    log::error!("model {} panicked; its thread stops", shared.name);
-                    return;
-                }
+        // The lock is uncontended in steady state (the driver takes it only on the control
+        // path), so its cache line stays on this core.
+        let worked = match shared.try_service() {
+            Ok(w) => w,
+            Err(()) => {
+                log::error!("model {} panicked; its thread stops", shared.name);
+                return;
             }
-        } else {
-            false
         };
         if worked {
             idle = 0;
         } else {
             idle = idle.wrapping_add(1);
-            if idle < IDLE_SPINS {
+            if idle < IDLE_SPINS || policy == IdlePolicy::Spin {
                 std::hint::spin_loop();
             } else {
                 std::thread::yield_now();
