@@ -1,0 +1,1053 @@
+//! Scenario tests of the seed behaviour ("nvme-fc: decouple ns references from
+//! lldd references") against fcloop and the emulated target: the LLDD gets its
+//! delete callbacks while namespace handles are still held, and controllers
+//! resume when the same WWNs come back. Deterministic: manual clock, fcloop
+//! inline mode, one thread, no sleeps.
+
+// Test helpers outside #[test] functions: panicking on a broken setup is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ufc_emu::clock::Clock as EmuClock;
+use ufc_emu::fcloop::{FcloopFabric, FcloopLldd, Mode, PortRegistry};
+use ufc_emu::host_memory::{HostMemory, VecMemory};
+use ufc_emu::target::{Namespace as TargetNs, Subsystem, SubsystemConfig, TargetPort};
+use ufc_transport::lldd::{
+    DmaBuffer, Limits, Lldd, LlddError, LocalPortId, LsEvent, LsReq, PortInfo, RemotePortId, Sge,
+};
+use ufc_transport::wwn::Wwn;
+use ufc_transport::{
+    Clock, ConnectOptions, Controller, CtrlState, IoCompletion, IoQpair, ManualClock, Namespace,
+    NvmeStatus, PortState, Transport, TransportError,
+};
+
+type Mem = Arc<VecMemory>;
+type Fc = FcloopLldd<Mem>;
+type Qp = IoQpair<<Fc as Lldd>::HwQueue>;
+
+const HOST_NN: Wwn = Wwn(0x2000_0090_fa94_0001);
+const HOST_PN: Wwn = Wwn(0x1000_0090_fa94_0001);
+const TGT_NN: Wwn = Wwn(0x2000_0090_fa94_2779);
+const TGT_PN: Wwn = Wwn(0x1000_0090_fa94_2779);
+const SUBNQN: &str = "nqn.2024-01.io.ufc:seed";
+const BLOCK: u32 = 512;
+const NBLOCKS: u64 = 1 << 16;
+
+const MEM_BASE: u64 = 0x1000_0000;
+const MEM_LEN: usize = 24 << 20;
+/// Admin buffers live in the top 4 MiB of the host memory.
+const ADMIN_OFF: u64 = 20 << 20;
+
+// ---------------------------------------------------------------------------
+// An LLDD wrapper that adds `Lldd::alloc_dma` to fcloop (which does not provide
+// admin DMA memory yet) by carving 4 KiB buffers out of the host memory.
+
+#[derive(Debug)]
+struct AdminPool {
+    mem: Mem,
+    free: Mutex<Vec<u64>>,
+    next: AtomicU64,
+}
+
+impl AdminPool {
+    fn get(self: &Arc<Self>, len: usize) -> Result<Box<dyn DmaBuffer>, LlddError> {
+        if len > 4096 {
+            return Err(LlddError::NoResources("test pool has 4 KiB buffers".into()));
+        }
+        let iova = match self.free.lock().unwrap().pop() {
+            Some(i) => i,
+            None => {
+                let i = self.next.fetch_add(4096, Ordering::Relaxed);
+                if i + 4096 > MEM_BASE + MEM_LEN as u64 {
+                    return Err(LlddError::NoResources("test admin pool exhausted".into()));
+                }
+                i
+            }
+        };
+        Ok(Box::new(AdminBuf {
+            pool: Arc::clone(self),
+            iova,
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct AdminBuf {
+    pool: Arc<AdminPool>,
+    iova: u64,
+}
+
+impl DmaBuffer for AdminBuf {
+    fn iova(&self) -> u64 {
+        self.iova
+    }
+    fn len(&self) -> usize {
+        4096
+    }
+    fn read(&self, offset: usize, dst: &mut [u8]) {
+        let n = dst.len().min(4096usize.saturating_sub(offset));
+        self.pool
+            .mem
+            .read(self.iova + offset as u64, &mut dst[..n])
+            .unwrap();
+    }
+    fn write(&mut self, offset: usize, src: &[u8]) {
+        let n = src.len().min(4096usize.saturating_sub(offset));
+        self.pool
+            .mem
+            .write(self.iova + offset as u64, &src[..n])
+            .unwrap();
+    }
+}
+
+impl Drop for AdminBuf {
+    fn drop(&mut self) {
+        self.pool.free.lock().unwrap().push(self.iova);
+    }
+}
+
+#[derive(Debug)]
+struct TLldd {
+    fc: Arc<Fc>,
+    pool: Arc<AdminPool>,
+}
+
+impl Lldd for TLldd {
+    type HwQueue = <Fc as Lldd>::HwQueue;
+    fn limits(&self) -> Limits {
+        self.fc.limits()
+    }
+    fn create_queue(
+        &self,
+        lport: LocalPortId,
+        qidx: u16,
+        qsize: u16,
+    ) -> Result<Self::HwQueue, LlddError> {
+        self.fc.create_queue(lport, qidx, qsize)
+    }
+    fn ls_req(&self, lport: LocalPortId, req: LsReq) -> Result<(), LlddError> {
+        self.fc.ls_req(lport, req)
+    }
+    fn ls_abort(&self, lport: LocalPortId, tag: u64) {
+        self.fc.ls_abort(lport, tag)
+    }
+    fn xmt_ls_rsp(&self, lport: LocalPortId, xchg: u64, payload: &[u8]) {
+        self.fc.xmt_ls_rsp(lport, xchg, payload)
+    }
+    fn poll_ls(&self, lport: LocalPortId, sink: &mut dyn FnMut(LsEvent)) {
+        self.fc.poll_ls(lport, sink)
+    }
+    fn localport_delete(&self, lport: LocalPortId) {
+        self.fc.localport_delete(lport)
+    }
+    fn remoteport_delete(&self, rport: RemotePortId) {
+        self.fc.remoteport_delete(rport)
+    }
+    fn alloc_dma(&self, _lport: LocalPortId, len: usize) -> Result<Box<dyn DmaBuffer>, LlddError> {
+        self.pool.get(len)
+    }
+}
+
+/// fcloop's control helpers register `Arc<FcloopLldd>`; wrap it on the way in.
+struct Reg<'a> {
+    t: &'a Arc<Transport<TLldd>>,
+    pool: &'a Arc<AdminPool>,
+}
+
+impl PortRegistry<Fc> for Reg<'_> {
+    type Error = TransportError;
+    fn register_localport(
+        &self,
+        info: PortInfo,
+        lldd: Arc<Fc>,
+    ) -> Result<LocalPortId, Self::Error> {
+        self.t.register_localport(
+            info,
+            Arc::new(TLldd {
+                fc: lldd,
+                pool: Arc::clone(self.pool),
+            }),
+        )
+    }
+    fn register_remoteport(
+        &self,
+        lport: LocalPortId,
+        info: PortInfo,
+    ) -> Result<RemotePortId, Self::Error> {
+        self.t.register_remoteport(lport, info)
+    }
+    fn unregister_remoteport(&self, rport: RemotePortId) -> Result<(), Self::Error> {
+        self.t.unregister_remoteport(rport)
+    }
+    fn unregister_localport(&self, lport: LocalPortId) -> Result<(), Self::Error> {
+        self.t.unregister_localport(lport)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The world: one host port, one target port with one RAM namespace.
+
+struct World {
+    hand: ManualClock,
+    fabric: Arc<FcloopFabric>,
+    target: Arc<TargetPort>,
+    mem: Mem,
+    pool: Arc<AdminPool>,
+    t: Arc<Transport<TLldd>>,
+    fc: Arc<Fc>,
+    lport: LocalPortId,
+    rport: RemotePortId,
+    dev_loss: Option<Duration>,
+    data_next: u64,
+    port_id_next: u32,
+}
+
+impl World {
+    fn new(dev_loss: Option<Duration>) -> World {
+        let (clock, hand) = Clock::manual();
+        let tclock = clock.clone();
+        let fabric = FcloopFabric::new(EmuClock::new(move || tclock.now()));
+        let sub = Subsystem::new(
+            SubsystemConfig::new(SUBNQN),
+            vec![TargetNs::ram(BLOCK, NBLOCKS).unwrap()],
+        )
+        .unwrap();
+        let target = fabric
+            .add_target_port(TGT_NN, TGT_PN, 0x0002_0100, vec![sub])
+            .unwrap();
+        let mem: Mem = Arc::new(VecMemory::new(MEM_BASE, MEM_LEN));
+        let pool = Arc::new(AdminPool {
+            mem: Arc::clone(&mem),
+            free: Mutex::new(Vec::new()),
+            next: AtomicU64::new(MEM_BASE + ADMIN_OFF),
+        });
+        let t = Transport::new(clock);
+        let fc = FcloopLldd::new(Arc::clone(&fabric), Arc::clone(&mem), Mode::Inline);
+        let reg = Reg { t: &t, pool: &pool };
+        let lport = fc
+            .add_local_port(&reg, HOST_NN, HOST_PN, 0x0001_0100)
+            .unwrap();
+        let rport = fc
+            .add_remote_port(&reg, lport, TGT_NN, TGT_PN, dev_loss)
+            .unwrap();
+        World {
+            hand,
+            fabric,
+            target,
+            mem,
+            pool,
+            t,
+            fc,
+            lport,
+            rport,
+            dev_loss,
+            data_next: MEM_BASE,
+            port_id_next: 0x0001_0200,
+        }
+    }
+
+    fn reg(&self) -> Reg<'_> {
+        Reg {
+            t: &self.t,
+            pool: &self.pool,
+        }
+    }
+
+    fn opts(&self, extra: &str) -> ConnectOptions {
+        let s = format!(
+            "traddr=nn-{TGT_NN}:pn-{TGT_PN},host_traddr=nn-{HOST_NN}:pn-{HOST_PN},nqn={SUBNQN},nr_io_queues=4,queue_size=64{extra}"
+        );
+        ConnectOptions::parse(&s).unwrap()
+    }
+
+    /// Connects and polls management until LIVE.
+    fn connect(&self, extra: &str) -> Controller<TLldd> {
+        let c = self.t.connect(self.opts(extra)).unwrap();
+        assert_eq!(c.state(), CtrlState::Connecting);
+        for _ in 0..100 {
+            if c.state() == CtrlState::Live {
+                return c;
+            }
+            self.t.poll();
+        }
+        panic!("controller did not go live: {:?}", c.stats());
+    }
+
+    fn poll(&self, n: usize) {
+        for _ in 0..n {
+            self.t.poll();
+        }
+    }
+
+    fn advance(&self, d: Duration) {
+        self.hand.advance(d);
+    }
+
+    /// `bytes` of I/O buffer in host memory.
+    fn buf(&mut self, bytes: u32) -> Sge {
+        let iova = self.data_next;
+        self.data_next += u64::from(bytes);
+        assert!(
+            self.data_next <= MEM_BASE + ADMIN_OFF,
+            "test data region exhausted"
+        );
+        Sge { iova, len: bytes }
+    }
+
+    fn fill(&self, sge: Sge, seed: u64) {
+        self.mem.write(sge.iova, &pattern(sge.len, seed)).unwrap();
+    }
+
+    fn check(&self, sge: Sge, seed: u64) -> bool {
+        let mut got = vec![0u8; sge.len as usize];
+        self.mem.read(sge.iova, &mut got).unwrap();
+        got == pattern(sge.len, seed)
+    }
+
+    /// The LLDD unloads: remote port, then local port.
+    fn unregister_all(&self) {
+        self.fc.del_remote_port(&self.reg(), self.rport).unwrap();
+        self.fc.del_local_port(&self.reg(), self.lport).unwrap();
+    }
+
+    /// A new LLDD instance registers the same WWNs with new N_Port IDs.
+    fn new_instance(&mut self) {
+        let fc = FcloopLldd::new(
+            Arc::clone(&self.fabric),
+            Arc::clone(&self.mem),
+            Mode::Inline,
+        );
+        let reg = Reg {
+            t: &self.t,
+            pool: &self.pool,
+        };
+        self.port_id_next += 1;
+        let lport = fc
+            .add_local_port(&reg, HOST_NN, HOST_PN, self.port_id_next)
+            .unwrap();
+        assert_eq!(lport, self.lport, "same WWNs revive the same local port");
+        let rport = fc
+            .add_remote_port(&reg, lport, TGT_NN, TGT_PN, self.dev_loss)
+            .unwrap();
+        assert_eq!(rport, self.rport, "same WWNs revive the same remote port");
+        self.fc = fc;
+    }
+
+    fn rstats(&self) -> ufc_transport::RemotePortStats {
+        self.t.stats().rport(self.rport).cloned().unwrap()
+    }
+}
+
+fn pattern(len: u32, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Polls `qp` (and management) until `want` completions arrived or `rounds` ran out.
+fn reap(w: &World, qp: &mut Qp, want: usize, rounds: usize) -> Vec<IoCompletion> {
+    let mut got = Vec::new();
+    for _ in 0..rounds {
+        qp.poll(256, |c| got.push(c));
+        if got.len() >= want {
+            break;
+        }
+        w.t.poll();
+    }
+    got
+}
+
+fn ns0(c: &Controller<TLldd>) -> Namespace<TLldd> {
+    let ns = c.namespaces();
+    assert_eq!(ns.len(), 1);
+    assert_eq!(
+        (ns[0].nsid(), ns[0].lba_size(), ns[0].num_lbas()),
+        (1, BLOCK, NBLOCKS)
+    );
+    ns.into_iter().next().unwrap()
+}
+
+// ---------------------------------------------------------------------------
+
+#[test]
+fn connect_write_read_back() {
+    let mut w = World::new(None);
+    let c = w.connect("");
+    let ns = ns0(&c);
+    let st = c.stats().unwrap();
+    assert!(st.assoc_active);
+    assert_eq!(st.io_queues, 4);
+    assert_eq!(w.rstats().act_ctrl_cnt, 1);
+    let mut qp = c.alloc_io_qpair().unwrap();
+    let wb = w.buf(8 * BLOCK);
+    w.fill(wb, 7);
+    qp.submit_write(&ns, 100, 8, &[wb], 1).unwrap();
+    let done = reap(&w, &mut qp, 1, 10);
+    assert_eq!(
+        done,
+        vec![IoCompletion {
+            ctx: 1,
+            status: NvmeStatus::SUCCESS
+        }]
+    );
+    let rb = w.buf(8 * BLOCK);
+    qp.submit_read(&ns, 100, 8, &[rb], 2).unwrap();
+    let done = reap(&w, &mut qp, 1, 10);
+    assert_eq!(
+        done,
+        vec![IoCompletion {
+            ctx: 2,
+            status: NvmeStatus::SUCCESS
+        }]
+    );
+    assert!(w.check(rb, 7));
+    qp.submit_flush(&ns, 3).unwrap();
+    qp.submit_write_zeroes(&ns, 100, 8, 4).unwrap();
+    let done = reap(&w, &mut qp, 2, 10);
+    assert_eq!(done.len(), 2);
+    assert!(done.iter().all(|c| c.status.is_success()));
+}
+
+#[test]
+fn seed_unregister_idle_rport() {
+    let w = World::new(None);
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 0);
+    w.fc.del_remote_port(&w.reg(), w.rport).unwrap();
+    // No controller: the callback came before unregister returned.
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
+    w.fc.del_local_port(&w.reg(), w.lport).unwrap();
+    assert_eq!(w.fc.localport_delete_count(w.lport), 1);
+    w.poll(3);
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
+    assert!(w.t.stats().rports.is_empty() && w.t.stats().lports.is_empty());
+}
+
+/// Submits `n` one-block writes at LBAs `base..base + n`, buffers filled with
+/// pattern `seed_base + lba`, without polling.
+fn submit_writes(
+    w: &mut World,
+    qp: &mut Qp,
+    ns: &Namespace<TLldd>,
+    base: u64,
+    n: u64,
+    seed_base: u64,
+) -> Vec<Sge> {
+    let mut bufs = Vec::new();
+    for i in 0..n {
+        let b = w.buf(BLOCK);
+        w.fill(b, seed_base + base + i);
+        qp.submit_write(ns, base + i, 1, &[b], base + i).unwrap();
+        bufs.push(b);
+    }
+    qp.flush();
+    bufs
+}
+
+/// Reads LBAs `base..base + n` back and checks pattern `seed_base + lba`.
+fn verify_blocks(
+    w: &mut World,
+    qp: &mut Qp,
+    ns: &Namespace<TLldd>,
+    base: u64,
+    n: u64,
+    seed_base: u64,
+) {
+    let mut bufs = Vec::new();
+    for i in 0..n {
+        let b = w.buf(BLOCK);
+        qp.submit_read(ns, base + i, 1, &[b], 1_000_000 + i)
+            .unwrap();
+        bufs.push(b);
+    }
+    let done = reap(w, qp, n as usize, 50);
+    assert_eq!(done.len(), n as usize);
+    assert!(done.iter().all(|c| c.status.is_success()), "{done:?}");
+    for (i, b) in bufs.iter().enumerate() {
+        assert!(
+            w.check(*b, seed_base + base + i as u64),
+            "block {}",
+            base + i as u64
+        );
+    }
+}
+
+/// A live controller with one attached queue pair.
+fn live_with_qpair(w: &World, extra: &str) -> (Controller<TLldd>, Namespace<TLldd>, Qp) {
+    let c = w.connect(extra);
+    let ns = ns0(&c);
+    let mut qp = c.alloc_io_qpair().unwrap();
+    qp.poll(1, |_| panic!("nothing submitted"));
+    assert!(qp.is_live());
+    (c, ns, qp)
+}
+
+#[test]
+fn seed_unregister_busy_rport() {
+    let mut w = World::new(None);
+    let (c, ns, mut qp) = live_with_qpair(&w, "");
+    submit_writes(&mut w, &mut qp, &ns, 0, 32, 0);
+    assert_eq!(qp.outstanding(), 32);
+    w.fc.del_remote_port(&w.reg(), w.rport).unwrap();
+    // A live association: no callback yet.
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 0);
+    let r = w.rstats();
+    assert_eq!((r.state, r.act_ctrl_cnt), (PortState::Deleted, 1));
+    // Management alone cannot finish: the queue pair must hand its queue back.
+    w.poll(3);
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 0);
+    // The queue pair polls once: its exchanges are aborted and held, none fails.
+    let mut done = Vec::new();
+    qp.poll(256, |c| done.push(c));
+    assert!(done.is_empty(), "{done:?}");
+    // One management poll later the LLDD is free, the namespace handle still held.
+    w.t.poll();
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
+    assert_eq!(w.rstats().act_ctrl_cnt, 0);
+    assert!(!c.stats().unwrap().assoc_active);
+    assert_eq!(c.state(), CtrlState::Connecting);
+    assert_eq!(ns.nsid(), 1);
+    assert_eq!(qp.outstanding(), 32);
+    assert_eq!(qp.stats().errors, 0);
+    // The port comes back: the 32 writes complete and read back.
+    w.fc.add_remote_port(&w.reg(), w.lport, TGT_NN, TGT_PN, None)
+        .unwrap();
+    let done = reap(&w, &mut qp, 32, 20);
+    assert_eq!(done.len(), 32);
+    assert!(done.iter().all(|c| c.status.is_success()), "{done:?}");
+    verify_blocks(&mut w, &mut qp, &ns, 0, 32, 0);
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
+}
+
+#[test]
+fn seed_unregister_localport() {
+    let mut w = World::new(None);
+    let (_c, ns, mut qp) = live_with_qpair(&w, "");
+    submit_writes(&mut w, &mut qp, &ns, 0, 4, 0);
+    w.fc.del_remote_port(&w.reg(), w.rport).unwrap();
+    w.fc.del_local_port(&w.reg(), w.lport).unwrap();
+    let l = w.t.stats().lport(w.lport).cloned().unwrap();
+    assert_eq!(
+        (l.state, l.act_rport_cnt, l.deletes_pending),
+        (PortState::Deleted, 1, 1)
+    );
+    w.poll(3);
+    assert!(
+        w.fc.delete_events().is_empty(),
+        "remote port still has an active controller"
+    );
+    qp.poll(256, |c| panic!("held I/O completed: {c:?}"));
+    w.t.poll();
+    let ev: Vec<_> = w.fc.delete_events().iter().map(|d| d.event).collect();
+    use ufc_emu::fcloop::DeleteEvent;
+    assert_eq!(
+        ev,
+        vec![DeleteEvent::Remote(w.rport), DeleteEvent::Local(w.lport)],
+        "localport_delete only after the last remote port went inactive"
+    );
+    assert_eq!(w.t.stats().lport(w.lport).unwrap().act_rport_cnt, 0);
+}
+
+#[test]
+fn seed_rebind_before_timeout() {
+    let mut w = World::new(None);
+    let (c, ns, mut qp) = live_with_qpair(&w, "");
+    let assoc1 = c.stats().unwrap().association_id;
+    submit_writes(&mut w, &mut qp, &ns, 0, 16, 100);
+    w.unregister_all();
+    qp.poll(256, |c| panic!("held I/O completed: {c:?}"));
+    w.t.poll();
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
+    assert_eq!(w.fc.localport_delete_count(w.lport), 1);
+    // The transport holds nothing of the old instance: the LLDD can go away.
+    let old = std::mem::replace(
+        &mut w.fc,
+        FcloopLldd::new(Arc::clone(&w.fabric), Arc::clone(&w.mem), Mode::Inline),
+    );
+    assert_eq!(
+        Arc::strong_count(&old),
+        1,
+        "transport still references the old LLDD"
+    );
+    drop(old);
+    // More I/O while no port exists: held.
+    submit_writes(&mut w, &mut qp, &ns, 16, 16, 100);
+    qp.poll(256, |c| panic!("held I/O completed: {c:?}"));
+    w.advance(Duration::from_millis(500));
+    w.poll(2);
+    // A new instance registers the same WWNs with new N_Port IDs, well before
+    // dev_loss_tmo and before reconnect_delay: the controller reconnects at once.
+    w.new_instance();
+    let r = w.rstats();
+    assert_eq!(
+        (r.state, r.port_id, r.registrations),
+        (PortState::Online, 0x0002_0100, 2)
+    );
+    assert_eq!(w.t.stats().lport(w.lport).unwrap().port_id, 0x0001_0201);
+    w.poll(30);
+    assert_eq!(c.state(), CtrlState::Live);
+    assert_ne!(c.stats().unwrap().association_id, assoc1);
+    let done = reap(&w, &mut qp, 32, 20);
+    assert_eq!(done.len(), 32);
+    assert!(done.iter().all(|c| c.status.is_success()), "{done:?}");
+    // The same namespace handle works on the new association.
+    verify_blocks(&mut w, &mut qp, &ns, 0, 32, 100);
+    assert_eq!(qp.stats().errors, 0);
+}
+
+fn ctrl_dies(
+    w: &World,
+    c: &Controller<TLldd>,
+    qp: &mut Qp,
+    step: Duration,
+    max: Duration,
+) -> (Duration, Vec<IoCompletion>) {
+    let mut done = Vec::new();
+    let start = w.hand.now();
+    while w.hand.now() - start <= max {
+        w.t.poll();
+        qp.poll(256, |c| done.push(c));
+        if c.state() == CtrlState::Deleted {
+            qp.poll(256, |c| done.push(c));
+            return (w.hand.now() - start, done);
+        }
+        w.advance(step);
+    }
+    panic!("controller still {:?} after {max:?}", c.state());
+}
+
+#[test]
+fn seed_ctrl_loss_expires() {
+    let mut w = World::new(None);
+    let (c, ns, mut qp) = live_with_qpair(&w, ",ctrl_loss_tmo=6,reconnect_delay=2");
+    assert_eq!(c.stats().unwrap().max_reconnects, Some(3));
+    submit_writes(&mut w, &mut qp, &ns, 0, 8, 0);
+    w.unregister_all();
+    qp.poll(256, |c| panic!("held I/O completed early: {c:?}"));
+    w.t.poll();
+    let (after, done) = ctrl_dies(
+        &w,
+        &c,
+        &mut qp,
+        Duration::from_secs(1),
+        Duration::from_secs(60),
+    );
+    // Three attempts at 2, 4, 6 s, then ctrl_loss_tmo: deleted.
+    assert_eq!(after, Duration::from_secs(6));
+    assert_eq!(done.len(), 8);
+    assert!(
+        done.iter().all(|c| c.status == NvmeStatus::HOST_PATH_ERROR),
+        "{done:?}"
+    );
+    assert_eq!(qp.outstanding(), 0);
+    // New I/O on the deleted controller fails the same way.
+    let b = w.buf(BLOCK);
+    qp.submit_read(&ns, 0, 1, &[b], 99).unwrap();
+    let d = reap(&w, &mut qp, 1, 2);
+    assert_eq!(
+        d,
+        vec![IoCompletion {
+            ctx: 99,
+            status: NvmeStatus::HOST_PATH_ERROR
+        }]
+    );
+    w.poll(2);
+    let s = w.t.stats();
+    assert!(
+        s.ctrls.is_empty() && s.rports.is_empty() && s.lports.is_empty(),
+        "{s:?}"
+    );
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
+    assert_eq!(w.fc.localport_delete_count(w.lport), 1);
+    assert!(c.alloc_io_qpair().is_err());
+}
+
+#[test]
+fn seed_dev_loss_before_ctrl_loss() {
+    let mut w = World::new(Some(Duration::from_secs(5)));
+    let (c, ns, mut qp) = live_with_qpair(&w, "");
+    assert_eq!(c.stats().unwrap().max_reconnects, Some(300));
+    submit_writes(&mut w, &mut qp, &ns, 0, 8, 0);
+    w.fc.del_remote_port(&w.reg(), w.rport).unwrap();
+    qp.poll(256, |c| panic!("held I/O completed early: {c:?}"));
+    w.t.poll();
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
+    let (after, done) = ctrl_dies(
+        &w,
+        &c,
+        &mut qp,
+        Duration::from_millis(500),
+        Duration::from_secs(60),
+    );
+    // Attempts at 2 and 4 s, the next clamped to dev_loss_end at 5 s: deleted
+    // there, long before ctrl_loss_tmo (600 s).
+    assert_eq!(after, Duration::from_secs(5));
+    assert_eq!(done.len(), 8);
+    assert!(done.iter().all(|c| c.status == NvmeStatus::HOST_PATH_ERROR));
+    assert_eq!(qp.outstanding(), 0);
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
+}
+
+#[test]
+fn seed_reregister_before_zero() {
+    let mut w = World::new(None);
+    let (c, ns, mut qp) = live_with_qpair(&w, "");
+    submit_writes(&mut w, &mut qp, &ns, 0, 16, 5);
+    w.unregister_all();
+    let old = Arc::clone(&w.fc);
+    // Same WWNs come back while the old association still counts.
+    w.new_instance();
+    let r = w.rstats();
+    assert_eq!(
+        (r.state, r.act_ctrl_cnt, r.deletes_pending),
+        (PortState::Online, 1, 1)
+    );
+    assert_eq!(old.remoteport_delete_count(w.rport), 0);
+    qp.poll(256, |c| panic!("held I/O completed early: {c:?}"));
+    w.poll(30);
+    // Exactly one callback for the old registration, none for the new one.
+    assert_eq!(old.remoteport_delete_count(w.rport), 1);
+    assert_eq!(old.localport_delete_count(w.lport), 1);
+    assert!(w.fc.delete_events().is_empty());
+    assert_eq!(c.state(), CtrlState::Live);
+    let done = reap(&w, &mut qp, 16, 20);
+    assert_eq!(done.len(), 16);
+    assert!(done.iter().all(|c| c.status.is_success()));
+    verify_blocks(&mut w, &mut qp, &ns, 0, 16, 5);
+    w.poll(5);
+    assert_eq!(old.remoteport_delete_count(w.rport), 1);
+    let r = w.rstats();
+    assert_eq!(
+        (r.deletes_issued, r.deletes_pending, r.act_ctrl_cnt),
+        (1, 0, 1)
+    );
+}
+
+#[test]
+fn target_disconnect() {
+    let mut w = World::new(None);
+    let (c, ns, mut qp) = live_with_qpair(&w, "");
+    let assoc = c.stats().unwrap().association_id;
+    assert!(w.target.disconnect_association(assoc));
+    submit_writes(&mut w, &mut qp, &ns, 0, 4, 9);
+    w.t.poll();
+    assert_eq!(c.state(), CtrlState::Resetting);
+    qp.poll(256, |c| assert!(c.status.is_success(), "{c:?}"));
+    w.poll(30);
+    assert_eq!(c.state(), CtrlState::Live);
+    let st = c.stats().unwrap();
+    assert_ne!(st.association_id, assoc);
+    assert_eq!((st.counters.target_disconnects, st.counters.resets), (1, 1));
+    // The deferred ACC went out after the teardown.
+    let rsps = w.target.ls_responses();
+    assert!(rsps.iter().any(|(_, r)| r.first() == Some(&2)), "{rsps:?}");
+    let done = reap(&w, &mut qp, 4, 20);
+    assert!(done.iter().all(|c| c.status.is_success()));
+    verify_blocks(&mut w, &mut qp, &ns, 0, 4, 9);
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 0);
+}
+
+#[test]
+fn io_timeout_abort() {
+    let mut w = World::new(None);
+    let (c, ns, mut qp) = live_with_qpair(&w, ",io_timeout=5");
+    w.fabric.faults().drop_next_fcp(1);
+    let b = w.buf(BLOCK);
+    w.fill(b, 42);
+    qp.submit_write(&ns, 7, 1, &[b], 7).unwrap();
+    let mut done = Vec::new();
+    for _ in 0..4 {
+        qp.poll(16, |c| done.push(c));
+        w.t.poll();
+        w.advance(Duration::from_secs(1));
+    }
+    assert!(
+        done.is_empty(),
+        "the lost exchange cannot complete before the timeout"
+    );
+    w.advance(Duration::from_secs(2));
+    let done = reap(&w, &mut qp, 1, 10);
+    assert_eq!(
+        done,
+        vec![IoCompletion {
+            ctx: 7,
+            status: NvmeStatus::SUCCESS
+        }]
+    );
+    let s = qp.stats();
+    assert_eq!((s.timeouts, s.retries, s.errors), (1, 1, 0));
+    // Only that command was aborted: the association stayed up.
+    assert_eq!(c.state(), CtrlState::Live);
+    assert_eq!(c.stats().unwrap().counters.resets, 0);
+    verify_blocks(&mut w, &mut qp, &ns, 7, 1, 35);
+}
+
+#[test]
+fn keep_alive_loss() {
+    let w = World::new(None);
+    let c = w.connect(",kato=4");
+    let assoc = c.stats().unwrap().association_id;
+    // The target stops answering (and its own keep-alive timer stops with it).
+    w.fabric.set_target_silent(TGT_PN, true).unwrap();
+    // Keep-alive every kato/2 = 2 s; this one is never answered.
+    w.advance(Duration::from_secs(2));
+    w.poll(2);
+    assert_eq!(c.state(), CtrlState::Live);
+    w.advance(Duration::from_secs(3));
+    w.poll(2);
+    assert_eq!(c.state(), CtrlState::Live, "the KA is not kato old yet");
+    w.advance(Duration::from_secs(1));
+    w.poll(1);
+    let st = c.stats().unwrap();
+    assert_eq!(
+        (st.counters.keep_alive_failures, st.counters.resets),
+        (1, 1)
+    );
+    assert_ne!(c.state(), CtrlState::Live);
+    w.fabric.set_target_silent(TGT_PN, false).unwrap();
+    w.poll(30);
+    assert_eq!(c.state(), CtrlState::Live);
+    assert_ne!(c.stats().unwrap().association_id, assoc);
+}
+
+/// A deterministic xorshift generator for the bounce schedule.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Write { lba: u64, ver: u64, buf: usize },
+    Read { lba: u64, ver: u64, buf: usize },
+}
+
+/// One queue pair running verified one-block writes and reads on its own LBAs.
+struct Load {
+    qp: Qp,
+    first_lba: u64,
+    bufs: Vec<Sge>,
+    free: Vec<usize>,
+    inflight: std::collections::HashMap<u64, Op>,
+    busy: std::collections::HashSet<u64>,
+    expected: std::collections::HashMap<u64, u64>,
+    next_ctx: u64,
+    next_ver: u64,
+    completed: u64,
+}
+
+const LOAD_LBAS: u64 = 64;
+
+impl Load {
+    fn new(w: &mut World, qp: Qp, idx: u64) -> Load {
+        let bufs: Vec<Sge> = (0..16).map(|_| w.buf(BLOCK)).collect();
+        Load {
+            qp,
+            first_lba: idx * 1024,
+            free: (0..bufs.len()).collect(),
+            bufs,
+            inflight: Default::default(),
+            busy: Default::default(),
+            expected: Default::default(),
+            next_ctx: 1,
+            next_ver: 1,
+            completed: 0,
+        }
+    }
+
+    fn seed(lba: u64, ver: u64) -> u64 {
+        lba << 32 | ver
+    }
+
+    fn submit_some(&mut self, w: &World, ns: &Namespace<TLldd>, rng: &mut Rng) {
+        for _ in 0..rng.below(6) {
+            let Some(buf) = self.free.pop() else { return };
+            let lba = self.first_lba + rng.below(LOAD_LBAS);
+            if self.busy.contains(&lba) {
+                self.free.push(buf);
+                continue;
+            }
+            let ctx = self.next_ctx;
+            self.next_ctx += 1;
+            let sge = self.bufs[buf];
+            let op = match self.expected.get(&lba) {
+                Some(&ver) if rng.below(2) == 0 => {
+                    w.mem.write(sge.iova, &vec![0xEE; BLOCK as usize]).unwrap();
+                    self.qp.submit_read(ns, lba, 1, &[sge], ctx).unwrap();
+                    Op::Read { lba, ver, buf }
+                }
+                _ => {
+                    let ver = self.next_ver;
+                    self.next_ver += 1;
+                    w.fill(sge, Self::seed(lba, ver));
+                    self.qp.submit_write(ns, lba, 1, &[sge], ctx).unwrap();
+                    Op::Write { lba, ver, buf }
+                }
+            };
+            self.busy.insert(lba);
+            self.inflight.insert(ctx, op);
+        }
+    }
+
+    fn poll(&mut self, w: &World) {
+        let mut done = Vec::new();
+        self.qp.poll(64, |c| done.push(c));
+        for c in done {
+            assert!(c.status.is_success(), "I/O failed during bounce: {c:?}");
+            let op = self
+                .inflight
+                .remove(&c.ctx)
+                .expect("completion for an unknown ctx");
+            self.completed += 1;
+            match op {
+                Op::Write { lba, ver, buf } => {
+                    self.expected.insert(lba, ver);
+                    self.busy.remove(&lba);
+                    self.free.push(buf);
+                }
+                Op::Read { lba, ver, buf } => {
+                    assert!(
+                        w.check(self.bufs[buf], Self::seed(lba, ver)),
+                        "lba {lba} read back wrong data"
+                    );
+                    self.busy.remove(&lba);
+                    self.free.push(buf);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn seed_bounce_under_load() {
+    let mut w = World::new(None);
+    let c = w.connect("");
+    let ns = ns0(&c);
+    let mut loads: Vec<Load> = (0..4)
+        .map(|i| {
+            let qp = c.alloc_io_qpair().unwrap();
+            Load::new(&mut w, qp, i)
+        })
+        .collect();
+    assert!(c.alloc_io_qpair().is_err(), "only 4 I/O queues");
+    let mut rng = Rng(0x5EED_0000_0000_0001);
+    let mut instances = vec![Arc::clone(&w.fc)];
+    let mut unregisters = 0u64;
+    let round = |w: &World, loads: &mut Vec<Load>, rng: &mut Rng| {
+        for l in loads.iter_mut() {
+            l.submit_some(w, &ns, rng);
+            l.poll(w);
+        }
+        w.t.poll();
+    };
+    for _cycle in 0..200 {
+        for _ in 0..rng.below(8) {
+            round(&w, &mut loads, &mut rng);
+        }
+        let whole_lldd = rng.below(2) == 0;
+        if whole_lldd {
+            w.unregister_all();
+        } else {
+            w.fc.del_remote_port(&w.reg(), w.rport).unwrap();
+        }
+        unregisters += 1;
+        // Sometimes re-register at once (before the count drained), sometimes later.
+        for _ in 0..rng.below(4) {
+            round(&w, &mut loads, &mut rng);
+            w.advance(Duration::from_millis(rng.below(1500)));
+        }
+        if whole_lldd {
+            w.new_instance();
+            instances.push(Arc::clone(&w.fc));
+        } else {
+            w.fc.add_remote_port(&w.reg(), w.lport, TGT_NN, TGT_PN, None)
+                .unwrap();
+        }
+    }
+    // Drain.
+    for _ in 0..200 {
+        round(&w, &mut loads, &mut rng);
+        if c.state() == CtrlState::Live && loads.iter().all(|l| l.inflight.len() < 6) {
+            break;
+        }
+    }
+    for _ in 0..100 {
+        for l in loads.iter_mut() {
+            l.poll(&w);
+        }
+        w.t.poll();
+        if loads.iter().all(|l| l.inflight.is_empty()) {
+            break;
+        }
+    }
+    assert_eq!(c.state(), CtrlState::Live);
+    let mut total = 0;
+    for l in &mut loads {
+        assert!(
+            l.inflight.is_empty(),
+            "{} requests never completed",
+            l.inflight.len()
+        );
+        assert_eq!(l.qp.stats().errors, 0);
+        total += l.completed;
+        // Every block reads back its last written version.
+        let expected: Vec<(u64, u64)> = l.expected.iter().map(|(a, b)| (*a, *b)).collect();
+        for (lba, ver) in expected {
+            let sge = l.bufs[0];
+            l.qp.submit_read(&ns, lba, 1, &[sge], 0).unwrap();
+            let done = reap(&w, &mut l.qp, 1, 10);
+            assert_eq!(done.len(), 1);
+            assert!(done[0].status.is_success());
+            assert!(w.check(sge, Load::seed(lba, ver)), "lba {lba}");
+        }
+    }
+    assert!(total > 1000, "only {total} I/Os completed");
+    let replayed: u64 = loads.iter().map(|l| l.qp.stats().replayed).sum();
+    let attaches: u64 = loads.iter().map(|l| l.qp.stats().attaches).sum();
+    eprintln!(
+        "bounce: {total} I/Os, {replayed} replayed, {attaches} attaches, {:?}",
+        c.stats().unwrap().counters
+    );
+    assert!(
+        replayed > 100,
+        "bounces should interrupt I/O ({replayed} replayed)"
+    );
+    // Many bounces land while the controller is still connecting; still, it
+    // must have come back many times.
+    let connects = c.stats().unwrap().counters.connects;
+    assert!(connects >= 30, "{connects} connects");
+    assert!(
+        attaches >= 4 * (connects - 1),
+        "{attaches} attaches for {connects} connects"
+    );
+    // Every unregister got exactly one remoteport_delete.
+    let remote: usize = instances
+        .iter()
+        .map(|f| f.remoteport_delete_count(w.rport))
+        .sum();
+    assert_eq!(remote as u64, unregisters);
+    let local: usize = instances
+        .iter()
+        .map(|f| f.localport_delete_count(w.lport))
+        .sum();
+    assert_eq!(local, instances.len() - 1);
+    let r = w.rstats();
+    assert_eq!((r.deletes_issued, r.deletes_pending), (unregisters, 0));
+}
