@@ -7,21 +7,19 @@
 // Test helpers outside #[test] functions: panicking on a broken setup is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ufc_emu::clock::Clock as EmuClock;
-use ufc_emu::fcloop::{FcloopFabric, FcloopLldd, Mode, PortRegistry};
+use ufc_emu::fcloop::dma::{CarvedAllocator, DmaAllocator};
+use ufc_emu::fcloop::{FcloopFabric, FcloopLldd, Mode};
 use ufc_emu::host_memory::{HostMemory, VecMemory};
 use ufc_emu::target::{Namespace as TargetNs, Subsystem, SubsystemConfig, TargetPort};
-use ufc_transport::lldd::{
-    DmaBuffer, Limits, Lldd, LlddError, LocalPortId, LsEvent, LsReq, PortInfo, RemotePortId, Sge,
-};
+use ufc_transport::lldd::{Lldd, LocalPortId, RemotePortId, Sge};
 use ufc_transport::wwn::Wwn;
 use ufc_transport::{
     Clock, ConnectOptions, Controller, CtrlState, IoCompletion, IoQpair, ManualClock, Namespace,
-    NvmeStatus, PortState, Transport, TransportError,
+    NvmeStatus, PortState, Transport,
 };
 
 type Mem = Arc<VecMemory>;
@@ -42,152 +40,6 @@ const MEM_LEN: usize = 24 << 20;
 const ADMIN_OFF: u64 = 20 << 20;
 
 // ---------------------------------------------------------------------------
-// An LLDD wrapper that adds `Lldd::alloc_dma` to fcloop (which does not provide
-// admin DMA memory yet) by carving 4 KiB buffers out of the host memory.
-
-#[derive(Debug)]
-struct AdminPool {
-    mem: Mem,
-    free: Mutex<Vec<u64>>,
-    next: AtomicU64,
-}
-
-impl AdminPool {
-    fn get(self: &Arc<Self>, len: usize) -> Result<Box<dyn DmaBuffer>, LlddError> {
-        if len > 4096 {
-            return Err(LlddError::NoResources("test pool has 4 KiB buffers".into()));
-        }
-        let iova = match self.free.lock().unwrap().pop() {
-            Some(i) => i,
-            None => {
-                let i = self.next.fetch_add(4096, Ordering::Relaxed);
-                if i + 4096 > MEM_BASE + MEM_LEN as u64 {
-                    return Err(LlddError::NoResources("test admin pool exhausted".into()));
-                }
-                i
-            }
-        };
-        Ok(Box::new(AdminBuf {
-            pool: Arc::clone(self),
-            iova,
-        }))
-    }
-}
-
-#[derive(Debug)]
-struct AdminBuf {
-    pool: Arc<AdminPool>,
-    iova: u64,
-}
-
-impl DmaBuffer for AdminBuf {
-    fn iova(&self) -> u64 {
-        self.iova
-    }
-    fn len(&self) -> usize {
-        4096
-    }
-    fn read(&self, offset: usize, dst: &mut [u8]) {
-        let n = dst.len().min(4096usize.saturating_sub(offset));
-        self.pool
-            .mem
-            .read(self.iova + offset as u64, &mut dst[..n])
-            .unwrap();
-    }
-    fn write(&mut self, offset: usize, src: &[u8]) {
-        let n = src.len().min(4096usize.saturating_sub(offset));
-        self.pool
-            .mem
-            .write(self.iova + offset as u64, &src[..n])
-            .unwrap();
-    }
-}
-
-impl Drop for AdminBuf {
-    fn drop(&mut self) {
-        self.pool.free.lock().unwrap().push(self.iova);
-    }
-}
-
-#[derive(Debug)]
-struct TLldd {
-    fc: Arc<Fc>,
-    pool: Arc<AdminPool>,
-}
-
-impl Lldd for TLldd {
-    type HwQueue = <Fc as Lldd>::HwQueue;
-    fn limits(&self) -> Limits {
-        self.fc.limits()
-    }
-    fn create_queue(
-        &self,
-        lport: LocalPortId,
-        qidx: u16,
-        qsize: u16,
-    ) -> Result<Self::HwQueue, LlddError> {
-        self.fc.create_queue(lport, qidx, qsize)
-    }
-    fn ls_req(&self, lport: LocalPortId, req: LsReq) -> Result<(), LlddError> {
-        self.fc.ls_req(lport, req)
-    }
-    fn ls_abort(&self, lport: LocalPortId, tag: u64) {
-        self.fc.ls_abort(lport, tag)
-    }
-    fn xmt_ls_rsp(&self, lport: LocalPortId, xchg: u64, payload: &[u8]) {
-        self.fc.xmt_ls_rsp(lport, xchg, payload)
-    }
-    fn poll_ls(&self, lport: LocalPortId, sink: &mut dyn FnMut(LsEvent)) {
-        self.fc.poll_ls(lport, sink)
-    }
-    fn localport_delete(&self, lport: LocalPortId) {
-        self.fc.localport_delete(lport)
-    }
-    fn remoteport_delete(&self, rport: RemotePortId) {
-        self.fc.remoteport_delete(rport)
-    }
-    fn alloc_dma(&self, _lport: LocalPortId, len: usize) -> Result<Box<dyn DmaBuffer>, LlddError> {
-        self.pool.get(len)
-    }
-}
-
-/// fcloop's control helpers register `Arc<FcloopLldd>`; wrap it on the way in.
-struct Reg<'a> {
-    t: &'a Arc<Transport<TLldd>>,
-    pool: &'a Arc<AdminPool>,
-}
-
-impl PortRegistry<Fc> for Reg<'_> {
-    type Error = TransportError;
-    fn register_localport(
-        &self,
-        info: PortInfo,
-        lldd: Arc<Fc>,
-    ) -> Result<LocalPortId, Self::Error> {
-        self.t.register_localport(
-            info,
-            Arc::new(TLldd {
-                fc: lldd,
-                pool: Arc::clone(self.pool),
-            }),
-        )
-    }
-    fn register_remoteport(
-        &self,
-        lport: LocalPortId,
-        info: PortInfo,
-    ) -> Result<RemotePortId, Self::Error> {
-        self.t.register_remoteport(lport, info)
-    }
-    fn unregister_remoteport(&self, rport: RemotePortId) -> Result<(), Self::Error> {
-        self.t.unregister_remoteport(rport)
-    }
-    fn unregister_localport(&self, lport: LocalPortId) -> Result<(), Self::Error> {
-        self.t.unregister_localport(lport)
-    }
-}
-
-// ---------------------------------------------------------------------------
 // The world: one host port, one target port with one RAM namespace.
 
 struct World {
@@ -195,8 +47,8 @@ struct World {
     fabric: Arc<FcloopFabric>,
     target: Arc<TargetPort>,
     mem: Mem,
-    pool: Arc<AdminPool>,
-    t: Arc<Transport<TLldd>>,
+    dma: Arc<dyn DmaAllocator>,
+    t: Arc<Transport<Fc>>,
     fc: Arc<Fc>,
     lport: LocalPortId,
     rport: RemotePortId,
@@ -219,26 +71,32 @@ impl World {
             .add_target_port(TGT_NN, TGT_PN, 0x0002_0100, vec![sub])
             .unwrap();
         let mem: Mem = Arc::new(VecMemory::new(MEM_BASE, MEM_LEN));
-        let pool = Arc::new(AdminPool {
-            mem: Arc::clone(&mem),
-            free: Mutex::new(Vec::new()),
-            next: AtomicU64::new(MEM_BASE + ADMIN_OFF),
-        });
+        // Admin data buffers (Connect, Identify) come from the top of host memory.
+        let dma: Arc<dyn DmaAllocator> = Arc::new(CarvedAllocator::new(
+            Arc::clone(&mem),
+            MEM_BASE + ADMIN_OFF,
+            4096,
+            64,
+        ));
         let t = Transport::new(clock);
-        let fc = FcloopLldd::new(Arc::clone(&fabric), Arc::clone(&mem), Mode::Inline);
-        let reg = Reg { t: &t, pool: &pool };
+        let fc = FcloopLldd::with_dma(
+            Arc::clone(&fabric),
+            Arc::clone(&mem),
+            Mode::Inline,
+            Arc::clone(&dma),
+        );
         let lport = fc
-            .add_local_port(&reg, HOST_NN, HOST_PN, 0x0001_0100)
+            .add_local_port(&*t, HOST_NN, HOST_PN, 0x0001_0100)
             .unwrap();
         let rport = fc
-            .add_remote_port(&reg, lport, TGT_NN, TGT_PN, dev_loss)
+            .add_remote_port(&*t, lport, TGT_NN, TGT_PN, dev_loss)
             .unwrap();
         World {
             hand,
             fabric,
             target,
             mem,
-            pool,
+            dma,
             t,
             fc,
             lport,
@@ -249,11 +107,9 @@ impl World {
         }
     }
 
-    fn reg(&self) -> Reg<'_> {
-        Reg {
-            t: &self.t,
-            pool: &self.pool,
-        }
+    /// fcloop's control helpers talk to the transport.
+    fn reg(&self) -> &Transport<Fc> {
+        &self.t
     }
 
     fn opts(&self, extra: &str) -> ConnectOptions {
@@ -264,7 +120,7 @@ impl World {
     }
 
     /// Connects and polls management until LIVE.
-    fn connect(&self, extra: &str) -> Controller<TLldd> {
+    fn connect(&self, extra: &str) -> Controller<Fc> {
         let c = self.t.connect(self.opts(extra)).unwrap();
         assert_eq!(c.state(), CtrlState::Connecting);
         for _ in 0..100 {
@@ -309,28 +165,26 @@ impl World {
 
     /// The LLDD unloads: remote port, then local port.
     fn unregister_all(&self) {
-        self.fc.del_remote_port(&self.reg(), self.rport).unwrap();
-        self.fc.del_local_port(&self.reg(), self.lport).unwrap();
+        self.fc.del_remote_port(self.reg(), self.rport).unwrap();
+        self.fc.del_local_port(self.reg(), self.lport).unwrap();
     }
 
     /// A new LLDD instance registers the same WWNs with new N_Port IDs.
     fn new_instance(&mut self) {
-        let fc = FcloopLldd::new(
+        let fc = FcloopLldd::with_dma(
             Arc::clone(&self.fabric),
             Arc::clone(&self.mem),
             Mode::Inline,
+            Arc::clone(&self.dma),
         );
-        let reg = Reg {
-            t: &self.t,
-            pool: &self.pool,
-        };
         self.port_id_next += 1;
+        let reg = self.reg();
         let lport = fc
-            .add_local_port(&reg, HOST_NN, HOST_PN, self.port_id_next)
+            .add_local_port(reg, HOST_NN, HOST_PN, self.port_id_next)
             .unwrap();
         assert_eq!(lport, self.lport, "same WWNs revive the same local port");
         let rport = fc
-            .add_remote_port(&reg, lport, TGT_NN, TGT_PN, self.dev_loss)
+            .add_remote_port(reg, lport, TGT_NN, TGT_PN, self.dev_loss)
             .unwrap();
         assert_eq!(rport, self.rport, "same WWNs revive the same remote port");
         self.fc = fc;
@@ -366,7 +220,7 @@ fn reap(w: &World, qp: &mut Qp, want: usize, rounds: usize) -> Vec<IoCompletion>
     got
 }
 
-fn ns0(c: &Controller<TLldd>) -> Namespace<TLldd> {
+fn ns0(c: &Controller<Fc>) -> Namespace<Fc> {
     let ns = c.namespaces();
     assert_eq!(ns.len(), 1);
     assert_eq!(
@@ -421,10 +275,10 @@ fn connect_write_read_back() {
 fn seed_unregister_idle_rport() {
     let w = World::new(None);
     assert_eq!(w.fc.remoteport_delete_count(w.rport), 0);
-    w.fc.del_remote_port(&w.reg(), w.rport).unwrap();
+    w.fc.del_remote_port(w.reg(), w.rport).unwrap();
     // No controller: the callback came before unregister returned.
     assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
-    w.fc.del_local_port(&w.reg(), w.lport).unwrap();
+    w.fc.del_local_port(w.reg(), w.lport).unwrap();
     assert_eq!(w.fc.localport_delete_count(w.lport), 1);
     w.poll(3);
     assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
@@ -436,7 +290,7 @@ fn seed_unregister_idle_rport() {
 fn submit_writes(
     w: &mut World,
     qp: &mut Qp,
-    ns: &Namespace<TLldd>,
+    ns: &Namespace<Fc>,
     base: u64,
     n: u64,
     seed_base: u64,
@@ -456,7 +310,7 @@ fn submit_writes(
 fn verify_blocks(
     w: &mut World,
     qp: &mut Qp,
-    ns: &Namespace<TLldd>,
+    ns: &Namespace<Fc>,
     base: u64,
     n: u64,
     seed_base: u64,
@@ -481,7 +335,7 @@ fn verify_blocks(
 }
 
 /// A live controller with one attached queue pair.
-fn live_with_qpair(w: &World, extra: &str) -> (Controller<TLldd>, Namespace<TLldd>, Qp) {
+fn live_with_qpair(w: &World, extra: &str) -> (Controller<Fc>, Namespace<Fc>, Qp) {
     let c = w.connect(extra);
     let ns = ns0(&c);
     let mut qp = c.alloc_io_qpair().unwrap();
@@ -496,7 +350,7 @@ fn seed_unregister_busy_rport() {
     let (c, ns, mut qp) = live_with_qpair(&w, "");
     submit_writes(&mut w, &mut qp, &ns, 0, 32, 0);
     assert_eq!(qp.outstanding(), 32);
-    w.fc.del_remote_port(&w.reg(), w.rport).unwrap();
+    w.fc.del_remote_port(w.reg(), w.rport).unwrap();
     // A live association: no callback yet.
     assert_eq!(w.fc.remoteport_delete_count(w.rport), 0);
     let r = w.rstats();
@@ -518,7 +372,7 @@ fn seed_unregister_busy_rport() {
     assert_eq!(qp.outstanding(), 32);
     assert_eq!(qp.stats().errors, 0);
     // The port comes back: the 32 writes complete and read back.
-    w.fc.add_remote_port(&w.reg(), w.lport, TGT_NN, TGT_PN, None)
+    w.fc.add_remote_port(w.reg(), w.lport, TGT_NN, TGT_PN, None)
         .unwrap();
     let done = reap(&w, &mut qp, 32, 20);
     assert_eq!(done.len(), 32);
@@ -532,8 +386,8 @@ fn seed_unregister_localport() {
     let mut w = World::new(None);
     let (_c, ns, mut qp) = live_with_qpair(&w, "");
     submit_writes(&mut w, &mut qp, &ns, 0, 4, 0);
-    w.fc.del_remote_port(&w.reg(), w.rport).unwrap();
-    w.fc.del_local_port(&w.reg(), w.lport).unwrap();
+    w.fc.del_remote_port(w.reg(), w.rport).unwrap();
+    w.fc.del_local_port(w.reg(), w.lport).unwrap();
     let l = w.t.stats().lport(w.lport).cloned().unwrap();
     assert_eq!(
         (l.state, l.act_rport_cnt, l.deletes_pending),
@@ -605,7 +459,7 @@ fn seed_rebind_before_timeout() {
 
 fn ctrl_dies(
     w: &World,
-    c: &Controller<TLldd>,
+    c: &Controller<Fc>,
     qp: &mut Qp,
     step: Duration,
     max: Duration,
@@ -676,7 +530,7 @@ fn seed_dev_loss_before_ctrl_loss() {
     let (c, ns, mut qp) = live_with_qpair(&w, "");
     assert_eq!(c.stats().unwrap().max_reconnects, Some(300));
     submit_writes(&mut w, &mut qp, &ns, 0, 8, 0);
-    w.fc.del_remote_port(&w.reg(), w.rport).unwrap();
+    w.fc.del_remote_port(w.reg(), w.rport).unwrap();
     qp.poll(256, |c| panic!("held I/O completed early: {c:?}"));
     w.t.poll();
     assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
@@ -876,7 +730,7 @@ impl Load {
         lba << 32 | ver
     }
 
-    fn submit_some(&mut self, w: &World, ns: &Namespace<TLldd>, rng: &mut Rng) {
+    fn submit_some(&mut self, w: &World, ns: &Namespace<Fc>, rng: &mut Rng) {
         for _ in 0..rng.below(6) {
             let Some(buf) = self.free.pop() else { return };
             let lba = self.first_lba + rng.below(LOAD_LBAS);
@@ -965,7 +819,7 @@ fn seed_bounce_under_load() {
         if whole_lldd {
             w.unregister_all();
         } else {
-            w.fc.del_remote_port(&w.reg(), w.rport).unwrap();
+            w.fc.del_remote_port(w.reg(), w.rport).unwrap();
         }
         unregisters += 1;
         // Sometimes re-register at once (before the count drained), sometimes later.
@@ -977,7 +831,7 @@ fn seed_bounce_under_load() {
             w.new_instance();
             instances.push(Arc::clone(&w.fc));
         } else {
-            w.fc.add_remote_port(&w.reg(), w.lport, TGT_NN, TGT_PN, None)
+            w.fc.add_remote_port(w.reg(), w.lport, TGT_NN, TGT_PN, None)
                 .unwrap();
         }
     }
