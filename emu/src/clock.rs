@@ -48,6 +48,13 @@ impl Clock {
     }
 }
 
+impl From<ufc_transport::clock::Clock> for Clock {
+    /// Reads the transport's clock, so models and transport share one time line.
+    fn from(c: ufc_transport::clock::Clock) -> Self {
+        Clock::new(move || c.now())
+    }
+}
+
 /// The hand of a [`Clock::manual`] clock.
 #[derive(Clone, Debug)]
 pub struct ManualClock(Arc<AtomicU64>);
@@ -73,5 +80,9 @@ mod tests {
         assert_eq!(c2.now(), Duration::from_millis(1500));
         let m = Clock::monotonic();
         assert!(m.now() <= m.now());
+        let (tc, th) = ufc_transport::clock::Clock::manual();
+        let shared = Clock::from(tc);
+        th.advance(Duration::from_secs(2));
+        assert_eq!(shared.now(), Duration::from_secs(2));
     }
 }
