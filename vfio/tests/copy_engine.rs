@@ -356,3 +356,24 @@ fn runner_can_be_pinned_and_stopped_and_inline_resumes() {
     dev.doorbell(0, REG_DOORBELL).unwrap().write(1);
     assert!(dev.poll_model());
 }
+
+#[test]
+fn overlapping_dma_map_is_refused_with_reason() {
+    let pool = pool();
+    let dev = device(&pool, ModelOptions::default());
+    // Memory from a second allocator over the default window collides with the pool.
+    let other = Arc::new(IovaAllocator::default());
+    let clash = ufc_vfio::dma::DmaMemory::allocate(4096, HugePages::Never, &other).unwrap();
+    assert_eq!(clash.iova(), pool.memory().iova());
+    let e = dev.dma_map(&clash).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "copy-engine: DMA map of IOVA {:#x}+0x1000 failed",
+            clash.iova()
+        )),
+        "{e}"
+    );
+    assert!(e.contains("overlaps a region already mapped"), "{e}");
+    // Mapping the same region twice is idempotent.
+    dev.dma_map(pool.memory()).unwrap();
+}

@@ -260,7 +260,7 @@ pub(crate) fn map_memfd(len: usize, huge: bool) -> Result<Arc<MmapRegion>, Memor
                     len,
                     needed: (len / HUGE_PAGE_SIZE) as u64,
                     free: pool.free,
-                    suggest: pool.total + (len / HUGE_PAGE_SIZE) as u64,
+                    suggest: pool.total.saturating_sub(pool.free) + (len / HUGE_PAGE_SIZE) as u64,
                 }
             } else {
                 os("mmap", io)

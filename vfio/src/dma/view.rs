@@ -41,29 +41,28 @@ impl DmaView {
         view
     }
 
-    /// This view plus `region`. Regions never overlap (one IOVA allocator hands them out);
-    /// a region already present, or one overlapping another allocator's region, is left
-    /// out and logged.
-    pub fn with(&self, region: &DmaMemory) -> Self {
-        let Some(r) =
+    /// This view plus `region`; `Err` with the reason if the region overlaps one already
+    /// in the view (possible only when regions come from different IOVA allocators).
+    pub fn try_with(&self, region: &DmaMemory) -> Result<Self, String> {
+        let r =
             GuestRegionMmap::with_arc(Arc::clone(region.mapping()), GuestAddress(region.iova()))
-        else {
+                .ok_or_else(|| "the region overflows the 64-bit IOVA space".to_owned())?;
+        self.mem
+            .insert_region(Arc::new(r))
+            .map(|mem| DmaView { mem })
+            .map_err(|e| format!("it overlaps a region already mapped ({e})"))
+    }
+
+    /// This view plus `region`; an overlapping region is left out and logged (see
+    /// [`try_with`](Self::try_with)).
+    pub fn with(&self, region: &DmaMemory) -> Self {
+        self.try_with(region).unwrap_or_else(|e| {
             log::warn!(
-                "DMA region at IOVA {:#x} overflows the IOVA space",
+                "DMA region at IOVA {:#x} not added to view: {e}",
                 region.iova()
             );
-            return self.clone();
-        };
-        match self.mem.insert_region(Arc::new(r)) {
-            Ok(mem) => DmaView { mem },
-            Err(e) => {
-                log::warn!(
-                    "DMA region at IOVA {:#x} not added to view: {e}",
-                    region.iova()
-                );
-                self.clone()
-            }
-        }
+            self.clone()
+        })
     }
 
     /// This view without the region at `region`'s IOVA.
@@ -225,9 +224,15 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_region_is_not_added_twice() {
+    fn duplicate_or_overlapping_region_is_refused() {
         let (a, _b, v) = two_regions();
         assert_eq!(v.with(&a).regions(), 2);
+        // A second allocator over the same window hands out the same IOVA.
+        let other = Arc::new(IovaAllocator::new(0x10000, 1 << 30));
+        let c = DmaMemory::allocate(4096, HugePages::Never, &other).unwrap();
+        assert_eq!(c.iova(), a.iova());
+        let e = v.try_with(&c).unwrap_err();
+        assert!(e.contains("overlaps a region already mapped"), "{e}");
     }
 
     proptest! {

@@ -206,12 +206,19 @@ impl ModelShared {
     pub(crate) fn dma_map(&self, mem: &DmaMemory) -> Result<(), DeviceError> {
         self.control(|st| {
             if st.mapped.iter().any(|m| m.same_region(mem)) {
-                return;
+                return Ok(());
             }
+            st.view = st.view.try_with(mem)?;
             st.mapped.push(mem.clone());
-            st.view = st.view.with(mem);
             let view = st.view.clone();
             st.model.set_dma_view(view);
+            Ok(())
+        })?
+        .map_err(|reason| DeviceError::DmaMap {
+            device: self.name.clone(),
+            iova: mem.iova(),
+            len: mem.len() as u64,
+            reason,
         })
     }
 
