@@ -421,3 +421,38 @@ pub enum DeviceError {
         source: io::Error,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memfd_unsupported_names_the_kernel_requirements() {
+        let e = MemoryError::MemfdUnsupported {
+            flags: "MFD_CLOEXEC|MFD_HUGETLB|MFD_HUGE_2MB",
+            source: nix::Error::EINVAL,
+        }
+        .to_string();
+        assert!(
+            e.starts_with("memfd_create(MFD_CLOEXEC|MFD_HUGETLB|MFD_HUGE_2MB) failed"),
+            "{e}"
+        );
+        assert!(e.contains("Linux >= 3.17"), "{e}");
+        assert!(e.contains("CONFIG_HUGETLBFS"), "{e}");
+    }
+
+    #[test]
+    fn dma_error_accessors() {
+        let e = DmaError::CrossesRegionEnd {
+            iova: 0x1ff8,
+            len: 16,
+            region_start: 0x1000,
+            region_end: 0x2000,
+        };
+        assert_eq!((e.iova(), e.len(), e.is_empty()), (0x1ff8, 16, false));
+        assert_eq!(
+            e.to_string(),
+            "DMA of 16 bytes at IOVA 0x1ff8 runs past the end of region 0x1000..0x2000"
+        );
+    }
+}

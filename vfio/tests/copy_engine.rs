@@ -377,3 +377,65 @@ fn overlapping_dma_map_is_refused_with_reason() {
     // Mapping the same region twice is idempotent.
     dev.dma_map(pool.memory()).unwrap();
 }
+
+/// A model that panics on its first doorbell: the device must turn dead, not hang or UB.
+struct Faulty;
+
+impl ufc_vfio::DeviceModel for Faulty {
+    fn name(&self) -> &str {
+        "faulty"
+    }
+    fn bar_len(&self, bar: u8) -> u64 {
+        if bar == 0 {
+            64
+        } else {
+            0
+        }
+    }
+    fn doorbells(&self) -> Vec<ufc_vfio::DoorbellRegister> {
+        vec![ufc_vfio::DoorbellRegister { bar: 0, offset: 0 }]
+    }
+    fn set_dma_view(&mut self, _view: ufc_vfio::dma::DmaView) {}
+    fn config_read(&mut self, _offset: u16, data: &mut [u8]) {
+        data.fill(0);
+    }
+    fn config_write(&mut self, _offset: u16, _data: &[u8]) {}
+    fn bar_read(&mut self, _bar: u8, _offset: u64, data: &mut [u8]) {
+        data.fill(0x11);
+    }
+    fn bar_write(&mut self, _bar: u8, _offset: u64, _data: &[u8]) {}
+    fn doorbell(&mut self, _doorbell: usize, _value: u32) {
+        panic!("model bug");
+    }
+    fn reset(&mut self) -> Result<(), String> {
+        Err("no reset in this model".into())
+    }
+}
+
+#[test]
+fn panicking_model_makes_a_dead_device_with_clear_errors() {
+    let dev = Device::from_model(Faulty);
+    let bar = dev.bar(0).unwrap();
+    assert_eq!(bar.read32(4).unwrap(), 0x1111_1111);
+    let e = dev.reset().unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "faulty: function reset is not supported by the device (no reset in this model)"
+    );
+    let runner = ModelRunner::spawn(&dev, None).unwrap();
+    assert!(!dev.model_stats().unwrap().dead);
+    bar.doorbell(0).unwrap().write(1);
+    // The model thread panics holding the lock and exits.
+    while !dev.model_stats().unwrap().dead {
+        std::thread::yield_now();
+    }
+    runner.stop();
+    // Reads of a dead device return all ones, as PCIe does for a vanished function.
+    assert_eq!(bar.read32(4).unwrap(), u32::MAX);
+    let e = dev.config_read16(0).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "device model faulty panicked earlier; the device is dead, recreate it"
+    );
+    assert!(!dev.poll_model());
+}

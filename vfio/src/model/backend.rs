@@ -23,6 +23,8 @@ pub struct ModelStats {
     pub doorbells_queued: usize,
     /// Doorbell rings (one per live doorbell handle, plus closed ones not yet drained).
     pub doorbell_rings: usize,
+    /// The model panicked; the device is dead (reads return all ones, control calls fail).
+    pub dead: bool,
 }
 
 pub(crate) struct ModelState {
@@ -249,6 +251,7 @@ impl ModelShared {
             doorbell_full_waits: self.full_waits.load(Ordering::Relaxed),
             doorbells_queued: st.rings.iter().map(|r| r.len()).sum(),
             doorbell_rings: st.rings.len(),
+            dead: self.state.is_poisoned(),
         };
         match self.lock() {
             Ok(st) => read(&st),
