@@ -11,7 +11,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::ctrl::cmds::{self, ls, rjt};
 use crate::ctrl::entry::{CtrlEntry, Ctx};
 use crate::ctrl::options::ConnectOptions;
 use crate::ctrl::state::CtrlState;
@@ -22,7 +21,8 @@ use crate::port::{DeleteCall, PortState, Registered, Registry};
 use crate::qpair::link::ToQpair;
 use crate::qpair::{IoQpair, QpairParams};
 use crate::stats::{CtrlStats, LocalPortStats, RemotePortStats, TransportStats};
-use crate::status::NvmeStatus;
+use crate::wire::ls::ls_cmd;
+use crate::wire::{encode_ls_rjt, NvmeStatus, RcvDisconnectAssoc, RjtExplanation, RjtReason};
 
 /// `FC_DEF_R_A_TOV`.
 pub const R_A_TOV: Duration = Duration::from_secs(10);
@@ -374,41 +374,32 @@ impl<L: Lldd> Transport<L> {
                 xchg,
                 payload,
             } => {
-                let code = payload.first().copied().unwrap_or(0);
                 let online = m
                     .reg
                     .rports
                     .get(&rport)
                     .is_some_and(|r| r.state == PortState::Online && r.lport == lport);
-                let reply = |reason| cmds::ls_rjt(code, reason, rjt::EXPL_NONE);
-                let rsp = if !online {
-                    reply(rjt::UNAB)
-                } else {
-                    match code {
-                        ls::DISCONNECT_ASSOC => match cmds::parse_disconnect_assoc(&payload) {
-                            None => cmds::ls_rjt(code, rjt::LOGIC, rjt::EXPL_INV_LEN),
-                            Some(assoc_id) => {
-                                let uid = m.ctrls.iter().find_map(|(k, e)| {
-                                    (e.rport == rport
-                                        && e.assoc
-                                            .as_ref()
-                                            .is_some_and(|a| a.association_id == assoc_id))
-                                    .then_some(*k)
-                                });
-                                match uid {
-                                    None => reply(rjt::INV_ASSOC),
-                                    Some(uid) => {
-                                        self.target_disconnect(
-                                            m, now, calls, uid, xchg, inst, lport,
-                                        );
-                                        return;
-                                    }
-                                }
+                let code = payload.first().copied().unwrap_or(0);
+                let reject = |reason| encode_ls_rjt(code, reason, RjtExplanation::NONE);
+                // §3.7: validate, find the association, defer the ACC to teardown.
+                let rsp = match RcvDisconnectAssoc::decode(&payload) {
+                    Err(rjt) => rjt.encode(),
+                    Ok(_) if !online => reject(RjtReason::UNAB),
+                    Ok(d) => {
+                        let uid = m.ctrls.iter().find_map(|(k, e)| {
+                            (e.rport == rport
+                                && e.assoc
+                                    .as_ref()
+                                    .is_some_and(|a| a.association_id == d.association_id))
+                            .then_some(*k)
+                        });
+                        match uid {
+                            None => reject(RjtReason::INV_ASSOC),
+                            Some(uid) => {
+                                self.target_disconnect(m, now, calls, uid, xchg, inst, lport);
+                                return;
                             }
-                        },
-                        ls::DISCONNECT_CONN => reply(rjt::UNSUP),
-                        ls::CREATE_ASSOC | ls::CREATE_CONN => reply(rjt::LOGIC),
-                        _ => reply(rjt::INVAL),
+                        }
                     }
                 };
                 inst.xmt_ls_rsp(lport, xchg, &rsp);
@@ -434,7 +425,8 @@ impl<L: Lldd> Transport<L> {
         };
         if let Some(a) = e.assoc.as_mut() {
             if let Some(old) = a.rcv_disconn.replace(xchg) {
-                let rsp = cmds::ls_rjt(ls::DISCONNECT_ASSOC, rjt::UNAB, rjt::EXPL_NONE);
+                let rsp =
+                    encode_ls_rjt(ls_cmd::DISCONN_ASSOC, RjtReason::UNAB, RjtExplanation::NONE);
                 inst.xmt_ls_rsp(lport, old, &rsp);
             }
         }

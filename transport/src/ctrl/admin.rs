@@ -7,8 +7,9 @@
 
 use std::time::Duration;
 
-use crate::lldd::{FcpReq, HwQueue, IoDir, LlddRport, Sge, SubmitError, CMD_IU_LEN};
+use crate::lldd::{FcpReq, HwQueue, IoDir, LlddRport, Sge, SubmitError};
 use crate::qpair::iu::{self, Cqe, RspError};
+use crate::wire::{CmdIu, Sqe};
 
 /// Admin queue depth (`NVME_AQ_DEPTH`).
 pub const AQ_DEPTH: u16 = 32;
@@ -31,7 +32,7 @@ const NTAGS: usize = 3;
 struct AdminSlot {
     busy: bool,
     aborted: bool,
-    iu: [u8; CMD_IU_LEN],
+    iu: CmdIu,
     dir: IoDir,
     sge: Option<Sge>,
     sent_at: Duration,
@@ -98,7 +99,7 @@ impl<Q: HwQueue> AdminQueue<Q> {
     pub fn submit(
         &mut self,
         tag: AdminTag,
-        sqe: &[u8; iu::sqe::LEN],
+        sqe: Sqe,
         dir: IoDir,
         data: Option<Sge>,
         now: Duration,
@@ -110,8 +111,7 @@ impl<Q: HwQueue> AdminQueue<Q> {
         if slot.busy {
             return Err(SubmitError::Busy);
         }
-        iu::set_sqe(&mut slot.iu, sqe, dir, data_len);
-        iu::put_sqe_head_cid(&mut slot.iu, tag as u16);
+        iu::set_command(&mut slot.iu, sqe, tag as u16, dir, data_len);
         iu::set_conn(&mut slot.iu, self.connection_id, self.csn);
         slot.dir = dir;
         slot.sge = data;
@@ -122,7 +122,7 @@ impl<Q: HwQueue> AdminQueue<Q> {
         self.hwq.submit(&FcpReq {
             tag: tag as u16,
             rport: self.rport,
-            cmd_iu: &slot.iu,
+            cmd_iu: slot.iu.as_bytes(),
             dir,
             payload_len: data_len,
             sgl,
@@ -153,7 +153,7 @@ impl<Q: HwQueue> AdminQueue<Q> {
                 *stale += 1;
                 return;
             }
-            let r = iu::check_done(&d, d.tag, iu::data_len(&slot.iu), *sqhd);
+            let r = iu::check_done(&d, d.tag, slot.iu.data_len.get(), *sqhd);
             if let Ok(c) = &r {
                 *sqhd = c.sqhd;
             }

@@ -5,13 +5,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ctrl::admin::{AdminQueue, AdminTag, AQ_DEPTH};
-use crate::ctrl::cmds;
 use crate::ctrl::entry::{After, CtrlEntry, Ctx, LinkSlot, Step};
+use crate::ctrl::options::ConnectOptions;
 use crate::ctrl::state::CtrlState;
 use crate::ctrl::NsData;
 use crate::lldd::{DmaBuffer, IoDir, Lldd, LlddRport, LocalPortId, LsError, LsReq, Sge};
 use crate::port::PortState;
 use crate::qpair::iu::{self, Cqe};
+use crate::wire::registers::{REG_CAP, REG_CC, REG_CSTS};
+use crate::wire::{
+    cns, encode_create_assoc, encode_create_conn, encode_disconnect_assoc,
+    encode_disconnect_assoc_acc, fid, Cap, Cc, ConnectData, CreateAssocAcc, CreateAssocParams,
+    CreateConnAcc, Csts, IdentifyController, IdentifyNamespace, Sqe,
+};
+use zerocopy::IntoBytes;
 
 /// Size of the admin data buffer (Identify data; Connect data fits).
 const ADMIN_BUF_LEN: usize = 4096;
@@ -157,14 +164,15 @@ impl<L: Lldd> CtrlEntry<L> {
             ns_found: Vec::new(),
             last_ka: now,
         };
-        let rq = cmds::create_assoc_rqst(
-            AQ_DEPTH / 4,
-            AQ_DEPTH - 1,
-            &self.opts.hostid,
-            &self.opts.hostnqn,
-            &self.opts.subnqn,
-        );
-        let sent = send_ls(&mut assoc, ctx, rq);
+        let sent = encode_create_assoc(&CreateAssocParams {
+            ersp_ratio: AQ_DEPTH / 4,
+            sqsize: AQ_DEPTH - 1,
+            hostid: self.opts.hostid,
+            hostnqn: &self.opts.hostnqn,
+            subnqn: &self.opts.subnqn,
+        })
+        .map_err(|e| fail(format!("Create Association: {e}")))
+        .and_then(|rq| send_ls(&mut assoc, ctx, rq));
         self.assoc = Some(Box::new(assoc));
         self.step = Step::Build(BuildStep::CreateAssoc);
         if let Err(f) = sent {
@@ -219,24 +227,19 @@ impl<L: Lldd> CtrlEntry<L> {
                 let Wait::Ready(rsp) = ls_result(a, now)? else {
                     return Ok(Wait::Pending);
                 };
-                let (assoc_id, conn_id) = cmds::check_create_assoc_acc(&rsp)
+                let acc = CreateAssocAcc::parse(&rsp)
                     .map_err(|e| fail(format!("Create Association: {e}")))?;
-                a.association_id = assoc_id;
-                a.admin.set_connection_id(conn_id);
-                let data = cmds::connect_data(
-                    &self.opts.hostid,
-                    0xFFFF,
-                    &self.opts.subnqn,
-                    &self.opts.hostnqn,
-                );
-                a.dma.write(0, &data);
+                a.association_id = acc.association_id;
+                a.admin.set_connection_id(acc.connection_id);
+                let data = connect_data(&self.opts, 0xFFFF)?;
+                a.dma.write(0, data.as_bytes());
                 let sge = Sge {
                     iova: a.dma.iova(),
                     len: 1024,
                 };
                 admin_send(
                     &mut a.admin,
-                    &cmds::connect(0, AQ_DEPTH - 1, kato_ms),
+                    Sqe::connect(0, AQ_DEPTH - 1, kato_ms, 0),
                     IoDir::Write,
                     Some(sge),
                     now,
@@ -259,7 +262,7 @@ impl<L: Lldd> CtrlEntry<L> {
                 }
                 admin_send(
                     &mut a.admin,
-                    &cmds::prop_get(cmds::reg::CAP, true),
+                    Sqe::property_get(REG_CAP, true),
                     IoDir::None,
                     None,
                     now,
@@ -276,7 +279,11 @@ impl<L: Lldd> CtrlEntry<L> {
                 a.cap = c.result;
                 admin_send(
                     &mut a.admin,
-                    &cmds::prop_set(cmds::reg::CC, cmds::CC_ENABLE),
+                    Sqe::property_set(
+                        REG_CC,
+                        u64::from(Cc::host_default(0).with_en(true).0),
+                        false,
+                    ),
                     IoDir::None,
                     None,
                     now,
@@ -290,10 +297,10 @@ impl<L: Lldd> CtrlEntry<L> {
                     return Ok(Wait::Pending);
                 };
                 check_status(&c, "Property Set CC")?;
-                let to = Duration::from_millis(cmds::cap_timeout_ms(a.cap).max(500));
+                let to = Duration::from_millis(u64::from(Cap(a.cap).timeout_ms()).max(500));
                 admin_send(
                     &mut a.admin,
-                    &cmds::prop_get(cmds::reg::CSTS, false),
+                    Sqe::property_get(REG_CSTS, false),
                     IoDir::None,
                     None,
                     now,
@@ -307,16 +314,18 @@ impl<L: Lldd> CtrlEntry<L> {
                     return Ok(Wait::Pending);
                 };
                 check_status(&c, "Property Get CSTS")?;
-                if c.result & 0x2 != 0 {
+                // CSTS is a 32-bit property: the upper result dword is unused.
+                let csts = Csts(c.result as u32);
+                if csts.cfs() {
                     return Err(fail("CSTS.CFS: controller fatal status"));
                 }
-                if c.result & 0x1 == 0 {
+                if !csts.rdy() {
                     if now >= deadline {
                         return Err(fail("CSTS.RDY not set within CAP.TO"));
                     }
                     admin_send(
                         &mut a.admin,
-                        &cmds::prop_get(cmds::reg::CSTS, false),
+                        Sqe::property_get(REG_CSTS, false),
                         IoDir::None,
                         None,
                         now,
@@ -329,7 +338,7 @@ impl<L: Lldd> CtrlEntry<L> {
                 };
                 admin_send(
                     &mut a.admin,
-                    &cmds::identify(cmds::cns::CONTROLLER, 0),
+                    Sqe::identify(cns::CONTROLLER, 0),
                     IoDir::Read,
                     Some(sge),
                     now,
@@ -345,29 +354,31 @@ impl<L: Lldd> CtrlEntry<L> {
                 check_status(&c, "Identify Controller")?;
                 let mut buf = vec![0u8; 4096];
                 a.dma.read(0, &mut buf);
-                let id = cmds::parse_id_ctrl(&buf);
-                if id.icdoff != 0 {
+                let id = IdentifyController::parse(&buf)
+                    .map_err(|e| fail(format!("Identify Controller: {e}")))?;
+                if id.icdoff() != 0 {
                     return Err(BuildFail {
-                        why: format!("ICDOFF {} is not supported on FC", id.icdoff),
+                        why: format!("ICDOFF {} is not supported on FC", id.icdoff()),
                         dnr: true,
                     });
                 }
-                if id.sgls & 0x3 == 0 {
+                if !id.sgls_supported() {
                     return Err(BuildFail {
                         why: "controller does not support SGLs".into(),
                         dnr: true,
                     });
                 }
                 // sqsize = min(queue_size - 1, MQES, MAXCMD - 1).
-                let mut sqsize = (self.opts.queue_size - 1).min(cmds::cap_mqes(a.cap));
-                if id.maxcmd != 0 && id.maxcmd < sqsize + 1 {
-                    sqsize = id.maxcmd - 1;
+                let mut sqsize = (self.opts.queue_size - 1).min(Cap(a.cap).mqes());
+                let maxcmd = id.maxcmd();
+                if maxcmd != 0 && maxcmd < sqsize + 1 {
+                    sqsize = maxcmd - 1;
                 }
                 a.sqsize = sqsize.max(1);
                 let want = self.opts.nr_io_queues.min(ctx.limits_max_hw_queues).max(1);
                 admin_send(
                     &mut a.admin,
-                    &cmds::set_num_queues(want),
+                    Sqe::set_features(fid::NUM_QUEUES, fid::num_queues_cdw11(want)),
                     IoDir::None,
                     None,
                     now,
@@ -382,9 +393,9 @@ impl<L: Lldd> CtrlEntry<L> {
                 };
                 check_status(&c, "Set Features Number of Queues")?;
                 let want = self.opts.nr_io_queues.min(ctx.limits_max_hw_queues).max(1);
-                let nsq = (c.result & 0xFFFF) as u16;
-                let ncq = ((c.result >> 16) & 0xFFFF) as u16;
-                let got = nsq.min(ncq).saturating_add(1).min(want);
+                // Dword 0 only; the counts are 16-bit fields.
+                let (nsq, ncq) = fid::num_queues_granted(c.result as u32);
+                let got = u16::try_from(nsq.min(ncq)).unwrap_or(u16::MAX).min(want);
                 if self.ioq_count != 0 && got < self.ioq_count {
                     log::warn!(
                         "{name}: controller now grants {got} I/O queues, had {}; queues above are held",
@@ -399,27 +410,23 @@ impl<L: Lldd> CtrlEntry<L> {
                 let Wait::Ready(rsp) = ls_result(a, now)? else {
                     return Ok(Wait::Pending);
                 };
-                let conn_id = cmds::check_create_conn_acc(&rsp)
-                    .map_err(|e| fail(format!("Create I/O Connection {qid}: {e}")))?;
+                let conn_id = CreateConnAcc::parse(&rsp)
+                    .map_err(|e| fail(format!("Create I/O Connection {qid}: {e}")))?
+                    .connection_id;
                 let Some((_, q, cid)) = a.building_ioq.as_mut() else {
                     return Err(fail("I/O queue vanished during build"));
                 };
                 *cid = conn_id;
                 q.set_connection_id(conn_id);
-                let data = cmds::connect_data(
-                    &self.opts.hostid,
-                    a.cntlid,
-                    &self.opts.subnqn,
-                    &self.opts.hostnqn,
-                );
-                a.dma.write(0, &data);
+                let data = connect_data(&self.opts, a.cntlid)?;
+                a.dma.write(0, data.as_bytes());
                 let sge = Sge {
                     iova: a.dma.iova(),
                     len: 1024,
                 };
                 admin_send(
                     q,
-                    &cmds::connect(qid, a.sqsize, 0),
+                    Sqe::connect(qid, a.sqsize, 0, 0),
                     IoDir::Write,
                     Some(sge),
                     now,
@@ -448,7 +455,7 @@ impl<L: Lldd> CtrlEntry<L> {
                     };
                     admin_send(
                         &mut a.admin,
-                        &cmds::identify(cmds::cns::ACTIVE_NS_LIST, 0),
+                        Sqe::identify(cns::ACTIVE_NS_LIST, 0),
                         IoDir::Read,
                         Some(sge),
                         now,
@@ -465,7 +472,7 @@ impl<L: Lldd> CtrlEntry<L> {
                 check_status(&c, "Identify active namespace list")?;
                 let mut buf = vec![0u8; 4096];
                 a.dma.read(0, &mut buf);
-                a.ns_list = cmds::parse_ns_list(&buf);
+                a.ns_list = parse_ns_list(&buf);
                 a.ns_found.clear();
                 match Self::identify_ns(a, 0, now)? {
                     Some(s) => s,
@@ -482,12 +489,15 @@ impl<L: Lldd> CtrlEntry<L> {
                 let mut buf = vec![0u8; 4096];
                 a.dma.read(0, &mut buf);
                 let nsid = a.ns_list.get(idx).copied().unwrap_or(0);
-                if let Some(ns) = cmds::parse_id_ns(&buf) {
-                    a.ns_found.push(NsData {
-                        nsid,
-                        lba_size: ns.lba_size,
-                        num_lbas: ns.nsze,
-                    });
+                match IdentifyNamespace::parse(&buf).map(|n| (n.nsze(), n.lba_size())) {
+                    Ok((nsze, Some(lba_size))) if nsze != 0 && lba_size >= 512 => {
+                        a.ns_found.push(NsData {
+                            nsid,
+                            lba_size,
+                            num_lbas: nsze,
+                        })
+                    }
+                    _ => log::warn!("{name}: namespace {nsid} inactive or unusable; skipped"),
                 }
                 match Self::identify_ns(a, idx + 1, now)? {
                     Some(s) => s,
@@ -512,7 +522,7 @@ impl<L: Lldd> CtrlEntry<L> {
         };
         admin_send(
             &mut a.admin,
-            &cmds::identify(cmds::cns::NAMESPACE, nsid),
+            Sqe::identify(cns::NAMESPACE, nsid),
             IoDir::Read,
             Some(sge),
             now,
@@ -528,7 +538,7 @@ impl<L: Lldd> CtrlEntry<L> {
             .map_err(|e| fail(format!("create_queue({qid}): {e}")))?;
         a.building_ioq = Some((qid, AdminQueue::new(hwq, a.rport_token, iu::CAT_NVM), 0));
         let ersp_ratio = ((a.sqsize + 1) / 5).max(1);
-        let rq = cmds::create_conn_rqst(a.association_id, qid, a.sqsize, ersp_ratio);
+        let rq = encode_create_conn(a.association_id, ersp_ratio, qid, a.sqsize);
         send_ls(a, ctx, rq)
     }
 
@@ -677,7 +687,7 @@ impl<L: Lldd> CtrlEntry<L> {
                 let rq = LsReq {
                     tag,
                     rport: assoc.rport_token,
-                    payload: cmds::disconnect_assoc_rqst(assoc.association_id),
+                    payload: encode_disconnect_assoc(assoc.association_id),
                     rsp_max: 64,
                     timeout: ctx.cfg.ls_timeout,
                 };
@@ -689,7 +699,7 @@ impl<L: Lldd> CtrlEntry<L> {
             if let Some(xchg) = assoc.rcv_disconn {
                 assoc
                     .lldd
-                    .xmt_ls_rsp(assoc.lport, xchg, &cmds::ls_acc(cmds::ls::DISCONNECT_ASSOC));
+                    .xmt_ls_rsp(assoc.lport, xchg, &encode_disconnect_assoc_acc());
             }
             if let Some((_, q, _)) = assoc.building_ioq {
                 drop(q.into_hwq());
@@ -715,6 +725,20 @@ impl<L: Lldd> CtrlEntry<L> {
             ctx.reg.ctrl_inactive(self.rport, ctx.calls);
         }
     }
+}
+
+/// Connect data for this host (the NQN lengths were validated with the options).
+fn connect_data(opts: &ConnectOptions, cntlid: u16) -> Result<ConnectData, BuildFail> {
+    ConnectData::new(opts.hostid, cntlid, &opts.subnqn, &opts.hostnqn)
+        .map_err(|e| fail(format!("Connect data: {e}")))
+}
+
+/// An Active Namespace ID list (CNS 2): little-endian ids up to the first zero.
+fn parse_ns_list(b: &[u8]) -> Vec<u32> {
+    b.chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .take_while(|&id| id != 0)
+        .collect()
 }
 
 /// Management keeps an I/O queue after its Connect until LIVE.
@@ -777,7 +801,7 @@ fn ls_result<L: Lldd>(a: &mut Assoc<L>, now: Duration) -> Result<Wait<Vec<u8>>, 
 
 fn admin_send<Q: crate::lldd::HwQueue>(
     q: &mut AdminQueue<Q>,
-    sqe: &cmds::SqeBytes,
+    sqe: Sqe,
     dir: IoDir,
     data: Option<Sge>,
     now: Duration,

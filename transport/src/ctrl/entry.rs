@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use crate::ctrl::admin::AdminTag;
 use crate::ctrl::assoc::{Assoc, BuildStep};
-use crate::ctrl::cmds;
 use crate::ctrl::options::ConnectOptions;
 use crate::ctrl::reconnect::{self, GiveUp, Reconnect, ReconnectInput};
 use crate::ctrl::state::{BadTransition, CtrlState, StateMachine};
@@ -16,8 +15,8 @@ use crate::ctrl::CtrlShared;
 use crate::lldd::{IoDir, Lldd, LocalPortId, RemotePortId};
 use crate::port::{DeleteCall, PortState, Registry};
 use crate::qpair::link::{Attach, QpairLink, ToMgmt, ToQpair};
-use crate::status::NvmeStatus;
 use crate::transport::TransportConfig;
+use crate::wire::{NvmeStatus, Sqe};
 
 /// What management needs while driving controllers.
 pub(crate) struct Ctx<'a, L: Lldd> {
@@ -278,7 +277,7 @@ impl<L: Lldd> CtrlEntry<L> {
                 if a.admin
                     .submit(
                         AdminTag::KeepAlive,
-                        &cmds::keep_alive(),
+                        Sqe::keep_alive(),
                         IoDir::None,
                         None,
                         now,
@@ -310,7 +309,7 @@ impl<L: Lldd> CtrlEntry<L> {
         };
         if !a.admin.busy(AdminTag::Aer)
             && a.admin
-                .submit(AdminTag::Aer, &cmds::async_event(), IoDir::None, None, now)
+                .submit(AdminTag::Aer, Sqe::async_event(), IoDir::None, None, now)
                 .is_ok()
         {
             progress = true;

@@ -3,7 +3,6 @@
 
 pub(crate) mod admin;
 pub(crate) mod assoc;
-pub mod cmds;
 pub(crate) mod entry;
 pub mod namespace;
 pub mod options;

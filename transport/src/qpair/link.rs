@@ -11,7 +11,7 @@ use std::time::Duration;
 use crossbeam_queue::ArrayQueue;
 
 use crate::lldd::LlddRport;
-use crate::status::NvmeStatus;
+use crate::wire::NvmeStatus;
 
 /// Room for messages in each direction; management keeps an outbox for the rare
 /// case the queue pair has not drained the previous ones.

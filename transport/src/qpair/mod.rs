@@ -21,17 +21,9 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::ctrl::namespace::Namespace;
-use crate::lldd::{FcpDone, FcpReq, HwQueue, IoDir, Lldd, LlddRport, Sge, SubmitError, CMD_IU_LEN};
-use crate::status::NvmeStatus;
+use crate::lldd::{FcpDone, FcpReq, HwQueue, IoDir, Lldd, LlddRport, Sge, SubmitError};
+use crate::wire::{CmdIu, NvmeStatus, Sqe};
 use link::{Attach, QpairLink, ToMgmt, ToQpair};
-
-/// NVM command opcodes used here.
-mod opc {
-    pub const FLUSH: u8 = 0x00;
-    pub const WRITE: u8 = 0x01;
-    pub const READ: u8 = 0x02;
-    pub const WRITE_ZEROES: u8 = 0x08;
-}
 
 /// Retries of a timed-out command (Linux `nvme_max_retries`).
 pub const MAX_RETRIES: u8 = 5;
@@ -126,7 +118,7 @@ enum SlotState {
 #[derive(Debug)]
 struct Slot {
     state: SlotState,
-    iu: [u8; CMD_IU_LEN],
+    iu: CmdIu,
     dir: IoDir,
     nsge: u16,
     retries: u8,
@@ -296,7 +288,7 @@ impl<Q: HwQueue> IoQpair<Q> {
         sgl: &[Sge],
         ctx: u64,
     ) -> Result<(), IoSubmitError> {
-        self.submit_rw(ns, opc::READ, IoDir::Read, slba, nlb, sgl, ctx)
+        self.submit_rw(ns, IoDir::Read, slba, nlb, sgl, ctx)
     }
 
     /// Writes `nlb` blocks at `slba` from `sgl`.
@@ -308,7 +300,7 @@ impl<Q: HwQueue> IoQpair<Q> {
         sgl: &[Sge],
         ctx: u64,
     ) -> Result<(), IoSubmitError> {
-        self.submit_rw(ns, opc::WRITE, IoDir::Write, slba, nlb, sgl, ctx)
+        self.submit_rw(ns, IoDir::Write, slba, nlb, sgl, ctx)
     }
 
     /// Writes zeroes to `nlb` blocks at `slba` (no data phase).
@@ -319,7 +311,7 @@ impl<Q: HwQueue> IoQpair<Q> {
         nlb: u32,
         ctx: u64,
     ) -> Result<(), IoSubmitError> {
-        self.submit_rw(ns, opc::WRITE_ZEROES, IoDir::None, slba, nlb, &[], ctx)
+        self.submit_rw(ns, IoDir::None, slba, nlb, &[], ctx)
     }
 
     /// Flushes the namespace's volatile write cache.
@@ -334,18 +326,14 @@ impl<Q: HwQueue> IoQpair<Q> {
         }
         let tag = self.core.free.pop().ok_or(IoSubmitError::QueueFull)?;
         let slot = &mut self.core.slots[usize::from(tag)];
-        iu::put_sqe_head(&mut slot.iu, opc::FLUSH, tag, info.nsid);
-        iu::put_sqe_u32(&mut slot.iu, iu::sqe::CDW10, 0);
-        iu::put_sqe_u32(&mut slot.iu, iu::sqe::CDW11, 0);
-        iu::put_sqe_u32(&mut slot.iu, iu::sqe::CDW12, 0);
-        self.finish_submit(tag, IoDir::None, 0, &[], ctx)
+        iu::set_command(&mut slot.iu, Sqe::flush(info.nsid), tag, IoDir::None, 0);
+        self.finish_submit(tag, IoDir::None, &[], ctx)
     }
 
     #[allow(clippy::too_many_arguments)]
     fn submit_rw<L: Lldd<HwQueue = Q>>(
         &mut self,
         ns: &Namespace<L>,
-        opcode: u8,
         dir: IoDir,
         slba: u64,
         nlb: u32,
@@ -377,21 +365,23 @@ impl<Q: HwQueue> IoQpair<Q> {
             // Proven above: got <= u32::MAX.
             got as u32
         };
+        // nlb is 1..=65536, so nlb - 1 fits the 16-bit NLB field.
+        let nlb0 = (nlb - 1) as u16;
+        let sqe = match dir {
+            IoDir::Read => Sqe::read(info.nsid, slba, nlb0, data_len),
+            IoDir::Write => Sqe::write(info.nsid, slba, nlb0, data_len),
+            IoDir::None => Sqe::write_zeroes(info.nsid, slba, nlb0),
+        };
         let tag = self.core.free.pop().ok_or(IoSubmitError::QueueFull)?;
         let slot = &mut self.core.slots[usize::from(tag)];
-        iu::put_sqe_head(&mut slot.iu, opcode, tag, info.nsid);
-        // slba is split into cdw10 (low) and cdw11 (high) by design of the SQE.
-        iu::put_sqe_u32(&mut slot.iu, iu::sqe::CDW10, slba as u32);
-        iu::put_sqe_u32(&mut slot.iu, iu::sqe::CDW11, (slba >> 32) as u32);
-        iu::put_sqe_u32(&mut slot.iu, iu::sqe::CDW12, nlb - 1);
-        self.finish_submit(tag, dir, data_len, sgl, ctx)
+        iu::set_command(&mut slot.iu, sqe, tag, dir, data_len);
+        self.finish_submit(tag, dir, sgl, ctx)
     }
 
     fn finish_submit(
         &mut self,
         tag: u16,
         dir: IoDir,
-        data_len: u32,
         sgl: &[Sge],
         ctx: u64,
     ) -> Result<(), IoSubmitError> {
@@ -401,8 +391,6 @@ impl<Q: HwQueue> IoQpair<Q> {
         c.sges[base..base + sgl.len()].copy_from_slice(sgl);
         c.seq += 1;
         let slot = &mut c.slots[t];
-        iu::put_sqe_data_len(&mut slot.iu, data_len);
-        iu::set_data(&mut slot.iu, dir, data_len);
         slot.dir = dir;
         // sgl.len() <= max_sge <= u16::MAX, checked by the callers.
         slot.nsge = sgl.len() as u16;
@@ -698,9 +686,9 @@ impl<Q> Core<Q> {
         let req = FcpReq {
             tag,
             rport: self.rport,
-            cmd_iu: &slot.iu,
+            cmd_iu: slot.iu.as_bytes(),
             dir: slot.dir,
-            payload_len: iu::data_len(&slot.iu),
+            payload_len: slot.iu.data_len.get(),
             sgl: &self.sges[base..base + usize::from(slot.nsge)],
         };
         hwq.submit(&req)?;
@@ -720,7 +708,7 @@ impl<Q> Core<Q> {
             return false;
         };
         let state = slot.state;
-        let checked = iu::check_done(d, d.tag, iu::data_len(&slot.iu), self.sqhd);
+        let checked = iu::check_done(d, d.tag, slot.iu.data_len.get(), self.sqhd);
         match state {
             SlotState::Active | SlotState::Aborting | SlotState::Quiescing => {}
             _ => {
