@@ -456,6 +456,27 @@ mod tests {
     }
 
     #[test]
+    fn device_open_reports_preflight_errors_then_wraps_vfio_errors_with_the_bdf() {
+        let f = FakeSys::new();
+        f.add_device(BDF);
+        f.bind(BDF, "ixgbe");
+        let e = crate::Device::open_vfio("3b:00.0", &f.opts())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("0000:3b:00.0 is bound to ixgbe"), "{e}");
+        // A tree that passes every check reaches vfio-ioctls, which opens the real
+        // /dev/vfio/vfio (absent here) or the real group; its error carries our BDF.
+        let g = FakeSys::good();
+        match crate::Device::open_vfio(BDF, &g.opts()) {
+            Err(DeviceError::Vfio { bdf, op, .. }) => {
+                assert_eq!(bdf.to_string(), BDF);
+                assert!(op.starts_with("open "), "{op}");
+            }
+            other => panic!("expected a wrapped vfio-ioctls error, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn sysfs_read_errors_name_the_path() {
         let f = FakeSys::good();
         // The group directory vanishes: the read error names it.
