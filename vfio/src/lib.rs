@@ -20,10 +20,11 @@
 //!    first and reported with its fix ([`kernel::preflight`]). BARs are mmapped; register
 //!    and doorbell writes are volatile stores.
 //! 2. **In-process model** ([`Device::from_model`]): a [`DeviceModel`] in the same
-//!    process, reaching driver memory through a [`DmaView`](dma::DmaView). Doorbells go
-//!    through a lock-free queue (never lost, never merged); other accesses take the
-//!    model's lock after draining queued doorbells. The model runs on its own thread
-//!    ([`ModelRunner`]) or inline from the driver's poll ([`Device::poll_model`]).
+//!    process, reaching driver memory through a [`DmaView`](dma::DmaView). A doorbell
+//!    write is two plain stores into the handle's single-producer ring (never lost, never
+//!    merged, no lock, no atomic read-modify-write); other accesses take the model's lock
+//!    after draining queued doorbells. The model runs on its own thread ([`ModelRunner`])
+//!    or inline from the driver's poll ([`Device::poll_model`]). See [`model`].
 //! 3. **vfio-user** (later): a model in another process. DMA memory is already memfd
 //!    backed ([`DmaMemory::as_fd`](dma::DmaMemory::as_fd)) so it can be passed with
 //!    `DMA_MAP`; doorbells would be an mmapped sparse area, i.e. the same MMIO handle
