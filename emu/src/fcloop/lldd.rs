@@ -35,6 +35,9 @@ pub enum Mode {
     /// one thread drives a deterministic test.
     #[default]
     Inline,
+    /// FCP exchanges run on one worker thread per queue (LSs stay inline in
+    /// `poll_ls`); completions arrive asynchronously, as from an HBA.
+    Threaded,
 }
 
 /// A delete callback the transport made.
@@ -105,6 +108,7 @@ pub(crate) struct Inner<M> {
     pub(crate) fabric: Arc<FcloopFabric>,
     pub(crate) mem: M,
     dma: Option<Arc<dyn DmaAllocator>>,
+    mode: Mode,
     limits: Limits,
     state: Mutex<State>,
     next_queue_uid: AtomicU64,
@@ -123,6 +127,10 @@ impl<M> Inner<M> {
         self.fabric
             .lookup(target.wwpn)
             .filter(|t| t.port().addr() == target)
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        self.limits
     }
 
     pub(crate) fn queue_uid(&self) -> u64 {
@@ -180,14 +188,12 @@ impl<M: HostMemory + Clone + 'static> FcloopLldd<M> {
         limits: Limits,
         dma: Option<Arc<dyn DmaAllocator>>,
     ) -> Arc<Self> {
-        match mode {
-            Mode::Inline => {}
-        }
         Arc::new(FcloopLldd {
             inner: Arc::new(Inner {
                 fabric,
                 mem: host_memory,
                 dma,
+                mode,
                 limits,
                 state: Mutex::new(State::default()),
                 next_queue_uid: AtomicU64::new(1),
@@ -391,7 +397,9 @@ impl<M: HostMemory + Clone + 'static> Lldd for FcloopLldd<M> {
                 "fcloop: queue {qidx} of {lport:?} has size 0"
             )));
         }
-        Ok(FcloopQueue::new(Arc::clone(&self.inner), qidx, qsize))
+        FcloopQueue::new(Arc::clone(&self.inner), qidx, qsize, self.inner.mode).map_err(|e| {
+            LlddError::NoResources(format!("fcloop: worker thread for queue {qidx}: {e}"))
+        })
     }
 
     fn ls_req(&self, lport: LocalPortId, req: LsReq) -> Result<(), LlddError> {

@@ -16,6 +16,7 @@ pub mod faults;
 pub mod hwqueue;
 pub mod lldd;
 pub mod registry;
+mod worker;
 
 pub use dma::{CarvedAllocator, DmaAllocator, PoolBuffer};
 pub use fabric::FcloopFabric;
