@@ -460,7 +460,8 @@ impl Reg32 {
         }
     }
 
-    /// Writes the register. A model's doorbell register takes the doorbell queue.
+    /// Writes the register. A model's doorbell register is delivered on the control path,
+    /// after every doorbell already queued (use a [`Doorbell`] handle on the hot path).
     #[inline]
     pub fn write(&self, value: u32) {
         match &self.target {

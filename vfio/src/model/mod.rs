@@ -65,7 +65,7 @@ impl Default for ModelOptions {
 /// A device implemented in software.
 ///
 /// All methods run with the model's state locked, on the model thread, on a driver thread
-/// doing a control-path access, or on a driver thread that found the doorbell queue full.
+/// doing a control-path access, or on a driver thread that found its doorbell ring full.
 /// Register data is little-endian, `data.len()` is the access width (1, 2, 4 or 8) and the
 /// access has been checked against [`bar_len`](Self::bar_len) or
 /// [`config_len`](Self::config_len) and for natural alignment.
