@@ -659,3 +659,49 @@ fn keep_alive_expiry_disconnects_from_the_target() {
     h.port.handle_ls_rsp(xchg, &[2]);
     assert_eq!(h.port.ls_responses(), vec![(xchg, vec![2])]);
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Arbitrary LS payloads get an answer (ACC or RJT), never a panic.
+        #[test]
+        fn arbitrary_ls_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..1100), code in 0u8..8) {
+            let h = Harness::new();
+            let mut b = bytes;
+            if let Some(first) = b.first_mut() {
+                *first = code;
+            }
+            let rsp = h.port.handle_ls(HOST, &b);
+            prop_assert!(rsp.first() == Some(&ls_cmd::ACC) || rsp.first() == Some(&ls_cmd::RJT));
+        }
+
+        /// Arbitrary CMD IUs on a live admin and I/O queue: an outcome, never a
+        /// panic, and a response's transfer never exceeds the SGL.
+        #[test]
+        fn arbitrary_cmd_iu_never_panics(iu in proptest::array::uniform32(any::<u8>()), tail in proptest::array::uniform32(any::<u8>()), sqe_tail in proptest::array::uniform32(any::<u8>()), io in any::<bool>(), len in 0u32..9000) {
+            let mut h = Harness::new();
+            let (a, c) = h.live_io(25);
+            let mut bytes = [0u8; 96];
+            bytes[..32].copy_from_slice(&iu);
+            bytes[32..64].copy_from_slice(&tail);
+            bytes[64..].copy_from_slice(&sqe_tail);
+            // Keep the IU header valid half of the time so the SQE gets exercised.
+            if iu[0] & 1 == 0 {
+                let conn = if io { c } else { a };
+                bytes[0] = 0xfd;
+                bytes[1] = 0x28;
+                bytes[2..4].copy_from_slice(&24u16.to_be_bytes());
+                bytes[8..16].copy_from_slice(&conn.to_be_bytes());
+            }
+            let sgl = [Sge { iova: BUF, len }];
+            let out = h.port.handle_fcp(1, &bytes, &sgl, &h.mem);
+            if let FcpOutcome::Complete { transferred, .. } = out {
+                prop_assert!(transferred <= len);
+            }
+        }
+    }
+}
