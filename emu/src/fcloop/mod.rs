@@ -1,13 +1,34 @@
 //! fcloop: an LLDD with no HBA, after Linux nvme-fcloop. Local ports are joined to
 //! [`crate::target`] ports in memory; the target runs on the caller's thread.
 //!
-//! Build one like this (see `tests/fcloop_target.rs`):
-//! ```ignore
-//! let fabric = FcloopFabric::new(clock);
-//! fabric.add_target_port(tnn, tpn, 0x0200, vec![subsystem])?;
-//! let lldd = FcloopLldd::new(Arc::clone(&fabric), memory, Mode::Inline);
-//! let lport = lldd.add_local_port(&transport, lnn, lpn, 0x0100)?;
-//! let rport = lldd.add_remote_port(&transport, lport, tnn, tpn, None)?;
+//! One fabric, one target port with one subsystem and a null namespace, one LLDD
+//! instance registered with a transport:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use ufc_emu::fcloop::{FcloopFabric, FcloopLldd, Mode};
+//! use ufc_emu::target::{Namespace, Subsystem, SubsystemConfig};
+//! use ufc_transport::{Clock, Transport};
+//! use ufc_transport::wwn::Wwn;
+//! use ufc_vfio::dma::{DmaPool, IovaAllocator, PoolConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (clock, _hand) = Clock::manual();
+//! let fabric = FcloopFabric::new(clock.clone().into());
+//! let subsys = Subsystem::new(
+//!     SubsystemConfig::new("nqn.2014-08.org.example:sub1"),
+//!     vec![Namespace::null(4096, 1 << 28)?],
+//! )?;
+//! let (tnn, tpn) = (Wwn(0x1000_1100_ab00_0001), Wwn(0x2000_1100_ab00_0001));
+//! fabric.add_target_port(tnn, tpn, 0x02_0100, vec![subsys])?;
+//!
+//! let pool = DmaPool::new(&PoolConfig::default(), &Arc::new(IovaAllocator::default()))?;
+//! let lldd = FcloopLldd::on_pool(Arc::clone(&fabric), &pool, Mode::Inline);
+//! let transport = Transport::new(clock);
+//! let lport = lldd.add_local_port(&*transport, Wwn(0x1000_1100_aa00_0001), Wwn(0x2000_1100_aa00_0001), 0x01_0100)?;
+//! let _rport = lldd.add_remote_port(&*transport, lport, tnn, tpn, None)?;
+//! fabric.faults().drop_next_fcp(1); // knobs: latency, drops, delays, LS faults
+//! # Ok(()) }
 //! ```
 
 pub mod dma;
