@@ -514,7 +514,7 @@ fn target_disconnect_reaches_the_host_and_aborts_held_aer() {
     assert_eq!((d[0].tag, d[0].rsp_len), (aer, 32));
     assert_eq!(ErspIu::parse(&d[0].rsp).unwrap().cqe.result(), 0x102);
     let aer = r.submit(&mut admin, a, Sqe::async_event(), 0, IoDir::None);
-    assert_eq!(r.target.disconnect_all(), 1);
+    assert_eq!(r.fabric.disconnect_target(TPN).unwrap(), 1);
     let (rport, xchg, payload) = match r.ls_events().pop() {
         Some(LsEvent::Received {
             rport,

@@ -133,6 +133,15 @@ impl FcloopFabric {
         Ok(())
     }
 
+    /// Makes the target port send Disconnect Association for every association it
+    /// has (the host sees them at its next `poll_ls`); returns how many.
+    pub fn disconnect_target(&self, wwpn: Wwn) -> Result<usize, FcloopError> {
+        let t = self.lookup(wwpn).ok_or_else(|| {
+            FcloopError::NotFound(format!("target port pn-{wwpn} is not on the fabric"))
+        })?;
+        Ok(t.port.disconnect_all())
+    }
+
     /// The target model behind `wwpn`.
     pub fn target_port(&self, wwpn: Wwn) -> Option<Arc<TargetPort>> {
         self.lookup(wwpn).map(|t| Arc::clone(&t.port))

@@ -490,7 +490,8 @@ impl<M: HostMemory + Clone + 'static> Lldd for FcloopLldd<M> {
                 };
                 match result {
                     Some(result) => {
-                        let p = st.ls.swap_remove(i);
+                        // remove, not swap_remove: LSs finishing together report in order.
+                        let p = st.ls.remove(i);
                         events.push(LsEvent::Done { tag: p.tag, result });
                     }
                     None => i += 1,
