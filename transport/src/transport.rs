@@ -625,3 +625,139 @@ impl Drop for PollerHandle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::port::tests::{info, RecLldd};
+    use crate::wwn::FcAddr;
+
+    fn addr(n: u64) -> FcAddr {
+        let i = info(n, 0);
+        FcAddr {
+            wwnn: i.node_name,
+            wwpn: i.port_name,
+        }
+    }
+
+    fn opts(extra: &str) -> ConnectOptions {
+        let s = format!(
+            "traddr={},host_traddr={},nqn=nqn.2024-01.io.ufc:t{extra}",
+            addr(2),
+            addr(1)
+        );
+        ConnectOptions::parse(&s).unwrap()
+    }
+
+    #[test]
+    fn connect_needs_online_ports_and_names_them() {
+        let (clock, _) = Clock::manual();
+        let t = Transport::new(clock);
+        let e = t.connect(opts("")).unwrap_err().to_string();
+        assert!(
+            e.contains(&addr(1).to_string()) && e.contains("host_traddr"),
+            "{e}"
+        );
+        let lldd = Arc::new(RecLldd::default());
+        let lp = t.register_localport(info(1, 1), lldd).unwrap();
+        let e = t.connect(opts("")).unwrap_err().to_string();
+        assert!(
+            e.contains(&addr(2).to_string()) && e.contains("traddr"),
+            "{e}"
+        );
+        let rp = t.register_remoteport(lp, info(2, 2)).unwrap();
+        t.unregister_remoteport(rp).unwrap();
+        assert!(matches!(
+            t.connect(opts("")),
+            Err(TransportError::NoRemotePort { .. })
+        ));
+    }
+
+    #[test]
+    fn failed_attempts_count_and_end_at_ctrl_loss() {
+        let (clock, hand) = Clock::manual();
+        let t = Transport::new(clock);
+        let lldd = Arc::new(RecLldd::default());
+        let lp = t.register_localport(info(1, 1), lldd.clone()).unwrap();
+        let rp = t.register_remoteport(lp, info(2, 2)).unwrap();
+        // max_reconnects = 6 / 2 = 3 attempts (the first connect counts).
+        let c = t.connect(opts(",ctrl_loss_tmo=6")).unwrap();
+        assert_eq!(c.state(), CtrlState::Connecting);
+        // The test LLDD has no queues: every attempt fails at create_queue(0).
+        t.poll();
+        let s = t.stats();
+        let cs = s.ctrl(c.uid()).unwrap();
+        assert_eq!((cs.nr_reconnects, cs.assoc_active), (1, false));
+        assert_eq!(
+            s.rport(rp).unwrap().act_ctrl_cnt,
+            0,
+            "failure undid the count"
+        );
+        assert_eq!(s.lport(lp).unwrap().act_rport_cnt, 0);
+        hand.advance(Duration::from_millis(1999));
+        t.poll();
+        assert_eq!(t.stats().ctrl(c.uid()).unwrap().nr_reconnects, 1);
+        hand.advance(Duration::from_millis(1));
+        t.poll();
+        assert_eq!(t.stats().ctrl(c.uid()).unwrap().nr_reconnects, 2);
+        hand.advance(Duration::from_secs(2));
+        t.poll();
+        assert_eq!(c.state(), CtrlState::Deleted, "third attempt failed at 4 s");
+        assert!(t.stats().ctrl(c.uid()).is_none());
+        assert!(c.alloc_io_qpair().is_err());
+        assert_eq!(t.stats().rport(rp).unwrap().controllers, 0);
+        assert!(lldd.deleted.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn idle_unregister_deletes_at_once_and_dev_loss_ends_the_controller() {
+        let (clock, hand) = Clock::manual();
+        let t = Transport::new(clock);
+        let lldd = Arc::new(RecLldd::default());
+        let lp = t.register_localport(info(1, 1), lldd.clone()).unwrap();
+        let rp = t.register_remoteport(lp, info(2, 2)).unwrap();
+        t.set_remoteport_devloss(rp, Duration::from_secs(3))
+            .unwrap();
+        let c = t.connect(opts(",ctrl_loss_tmo=-1")).unwrap();
+        t.poll();
+        t.unregister_remoteport(rp).unwrap();
+        assert_eq!(*lldd.deleted.lock().unwrap(), vec![format!("R{}", rp.0)]);
+        assert!(t
+            .set_remoteport_devloss(rp, Duration::from_secs(1))
+            .is_err());
+        assert!(t.unregister_remoteport(rp).is_err());
+        for _ in 0..5 {
+            hand.advance(Duration::from_secs(1));
+            t.poll();
+        }
+        assert_eq!(c.state(), CtrlState::Deleted);
+        assert!(
+            t.stats().rports.is_empty(),
+            "freed with its last controller"
+        );
+        t.unregister_localport(lp).unwrap();
+        assert_eq!(lldd.deleted.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn dev_loss_zero_deletes_controllers_immediately() {
+        let (clock, _) = Clock::manual();
+        let t = Transport::new(clock);
+        let lldd = Arc::new(RecLldd::default());
+        let lp = t.register_localport(info(1, 1), lldd).unwrap();
+        let mut i = info(2, 2);
+        i.dev_loss_tmo = Some(Duration::ZERO);
+        let rp = t.register_remoteport(lp, i).unwrap();
+        let c = t.connect(opts("")).unwrap();
+        t.unregister_remoteport(rp).unwrap();
+        assert_eq!(c.state(), CtrlState::Deleted);
+    }
+
+    #[test]
+    fn poller_thread_stops_on_drop() {
+        let t: Arc<Transport<RecLldd>> = Transport::new(Clock::monotonic());
+        let h = t.spawn_poller(Duration::from_millis(1)).unwrap();
+        drop(h);
+        assert_eq!(Arc::strong_count(&t), 1);
+    }
+}

@@ -59,10 +59,18 @@ impl CtrlShared {
 /// An application's handle on a controller. Cheap to clone; the controller
 /// lives on in management until deleted (explicitly, or by ctrl_loss_tmo /
 /// dev_loss_tmo), independently of how many handles exist.
-#[derive(Debug)]
 pub struct Controller<L: Lldd> {
     transport: Arc<Transport<L>>,
     shared: Arc<CtrlShared>,
+}
+
+impl<L: Lldd> std::fmt::Debug for Controller<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("name", &self.shared.name)
+            .field("state", &self.shared.state())
+            .finish()
+    }
 }
 
 impl<L: Lldd> Clone for Controller<L> {

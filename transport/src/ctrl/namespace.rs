@@ -16,11 +16,30 @@ pub(crate) struct NsIoInfo {
     pub num_lbas: u64,
 }
 
-/// A namespace of a controller.
-#[derive(Clone, Debug)]
+/// A namespace of a controller. Cheap to clone.
 pub struct Namespace<L: Lldd> {
     ctrl: Controller<L>,
     info: NsIoInfo,
+}
+
+impl<L: Lldd> Clone for Namespace<L> {
+    fn clone(&self) -> Self {
+        Namespace {
+            ctrl: self.ctrl.clone(),
+            info: self.info,
+        }
+    }
+}
+
+impl<L: Lldd> std::fmt::Debug for Namespace<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Namespace")
+            .field("ctrl", &self.ctrl.name())
+            .field("nsid", &self.info.nsid)
+            .field("lba_size", &self.info.lba_size)
+            .field("num_lbas", &self.info.num_lbas)
+            .finish()
+    }
 }
 
 impl<L: Lldd> Namespace<L> {

@@ -794,3 +794,474 @@ impl<Q: HwQueue> Drop for IoQpair<Q> {
         self.core.link.set_released(true);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::ctrl::{Controller, CtrlShared};
+    use crate::lldd::*;
+    use crate::transport::Transport;
+    use std::collections::VecDeque;
+
+    /// A hardware queue that completes on demand.
+    #[derive(Debug, Default)]
+    struct FakeQ {
+        /// (tag, csn, connection id) per submission.
+        submitted: Vec<(u16, u32, u64)>,
+        ready: VecDeque<FcpDone>,
+        /// Tags whose exchange is lost until aborted.
+        lost: Vec<u16>,
+        aborted: Vec<u16>,
+        flushes: u32,
+        /// Complete every submission at once with a zero RSP.
+        auto: bool,
+        busy: bool,
+    }
+
+    fn good(tag: u16, transferred: u32) -> FcpDone {
+        FcpDone {
+            tag,
+            status: FcpStatus::Good,
+            transferred,
+            rsp_len: 12,
+            rsp: [0; 32],
+        }
+    }
+
+    impl HwQueue for FakeQ {
+        fn submit(&mut self, req: &FcpReq<'_>) -> Result<(), SubmitError> {
+            if self.busy {
+                return Err(SubmitError::Busy);
+            }
+            let b = req.cmd_iu;
+            let csn = u32::from_be_bytes([b[16], b[17], b[18], b[19]]);
+            let conn = u64::from_be_bytes(b[8..16].try_into().unwrap());
+            assert_eq!(req.payload_len, req.sgl.iter().map(|s| s.len).sum::<u32>());
+            self.submitted.push((req.tag, csn, conn));
+            if self.auto {
+                self.ready.push_back(good(req.tag, req.payload_len));
+            } else {
+                self.lost.push(req.tag);
+            }
+            Ok(())
+        }
+        fn flush(&mut self) {
+            self.flushes += 1;
+        }
+        fn abort(&mut self, tag: u16) {
+            self.aborted.push(tag);
+            if let Some(i) = self.lost.iter().position(|t| *t == tag) {
+                self.lost.swap_remove(i);
+                let mut d = good(tag, 0);
+                d.status = FcpStatus::Aborted;
+                d.rsp_len = 0;
+                self.ready.push_back(d);
+            }
+        }
+        fn poll<F: FnMut(FcpDone)>(&mut self, budget: u32, mut f: F) -> u32 {
+            let mut n = 0;
+            while n < budget {
+                let Some(d) = self.ready.pop_front() else {
+                    break;
+                };
+                f(d);
+                n += 1;
+            }
+            n
+        }
+    }
+
+    #[derive(Debug)]
+    struct FakeLldd;
+
+    impl Lldd for FakeLldd {
+        type HwQueue = FakeQ;
+        fn limits(&self) -> Limits {
+            Limits {
+                max_hw_queues: 1,
+                max_sgl_segments: 4,
+                max_dif_sgl_segments: 4,
+                dma_boundary: u64::MAX,
+            }
+        }
+        fn create_queue(&self, _: LocalPortId, _: u16, _: u16) -> Result<FakeQ, LlddError> {
+            Ok(FakeQ::default())
+        }
+        fn ls_req(&self, _: LocalPortId, _: LsReq) -> Result<(), LlddError> {
+            Ok(())
+        }
+        fn ls_abort(&self, _: LocalPortId, _: u64) {}
+        fn xmt_ls_rsp(&self, _: LocalPortId, _: u64, _: &[u8]) {}
+        fn poll_ls(&self, _: LocalPortId, _: &mut dyn FnMut(LsEvent)) {}
+        fn localport_delete(&self, _: LocalPortId) {}
+        fn remoteport_delete(&self, _: RemotePortId) {}
+    }
+
+    struct Rig {
+        hand: ManualClock,
+        link: Arc<QpairLink<FakeQ>>,
+        qp: IoQpair<FakeQ>,
+        ns: Namespace<FakeLldd>,
+        gen: u32,
+    }
+
+    const UID: u64 = 7;
+
+    fn rig(depth: u16) -> Rig {
+        let (clock, hand) = Clock::manual();
+        let t = Transport::<FakeLldd>::new(clock.clone());
+        let ctrl = Controller::new(t, Arc::new(CtrlShared::new(UID, "ctrl7".into())));
+        let ns = Namespace::new(ctrl, 1, 512, 1000);
+        let link = Arc::new(QpairLink::new(1));
+        let qp = IoQpair::new(
+            Arc::clone(&link),
+            clock,
+            QpairParams {
+                ctrl_uid: UID,
+                depth,
+                max_sge: 2,
+                io_timeout: Duration::from_secs(30),
+                abort_bound: Duration::from_secs(10),
+            },
+        );
+        Rig {
+            hand,
+            link,
+            qp,
+            ns,
+            gen: 0,
+        }
+    }
+
+    impl Rig {
+        fn attach(&mut self, q: FakeQ, sqsize: u16) {
+            self.gen += 1;
+            self.link
+                .post(ToQpair::Attach(Attach {
+                    gen: self.gen,
+                    hwq: q,
+                    connection_id: 0xC0 + u64::from(self.gen),
+                    csn: 1,
+                    rport: LlddRport(3),
+                    sqsize,
+                }))
+                .unwrap();
+        }
+        fn hwq(&mut self) -> &mut FakeQ {
+            self.qp.hwq.as_mut().unwrap()
+        }
+        fn poll(&mut self) -> Vec<IoCompletion> {
+            let mut v = Vec::new();
+            self.qp.poll(64, |c| v.push(c));
+            v
+        }
+        fn write(&mut self, lba: u64, ctx: u64) -> Result<(), IoSubmitError> {
+            let sge = Sge {
+                iova: 0x1000 * (lba + 1),
+                len: 512,
+            };
+            let ns = self.ns.clone();
+            self.qp.submit_write(&ns, lba, 1, &[sge], ctx)
+        }
+    }
+
+    fn ok(ctx: u64) -> IoCompletion {
+        IoCompletion {
+            ctx,
+            status: NvmeStatus::SUCCESS,
+        }
+    }
+
+    #[test]
+    fn held_until_attached_then_replayed_in_order() {
+        let mut r = rig(8);
+        r.write(5, 50).unwrap();
+        r.write(6, 60).unwrap();
+        r.write(7, 70).unwrap();
+        assert!(r.poll().is_empty());
+        assert_eq!(r.qp.outstanding(), 3);
+        r.attach(
+            FakeQ {
+                auto: true,
+                ..FakeQ::default()
+            },
+            31,
+        );
+        // The attach replays (CSNs continue after the Connect's, 1) and the same
+        // poll reaps the completions.
+        assert_eq!(r.poll(), vec![ok(50), ok(60), ok(70)]);
+        let subs = r.hwq().submitted.clone();
+        let tags: Vec<u16> = subs.iter().map(|s| s.0).collect();
+        assert_eq!(tags, vec![0, 1, 2], "submission order");
+        assert!(subs.iter().all(|s| s.2 == 0xC1));
+        assert_eq!(subs.iter().map(|s| s.1).collect::<Vec<_>>(), vec![2, 3, 4]);
+        assert_eq!(r.qp.outstanding(), 0);
+        assert_eq!(r.qp.stats().replayed, 3);
+    }
+
+    #[test]
+    fn one_doorbell_per_burst() {
+        let mut r = rig(8);
+        r.attach(
+            FakeQ {
+                auto: true,
+                ..FakeQ::default()
+            },
+            31,
+        );
+        r.poll();
+        let before = r.hwq().flushes;
+        for i in 0..5 {
+            r.write(i, i).unwrap();
+        }
+        let done = r.poll();
+        assert_eq!(done.len(), 5);
+        assert_eq!(r.hwq().flushes - before, 1, "one flush for the burst of 5");
+        r.poll();
+        assert_eq!(r.hwq().flushes - before, 1, "no flush without submissions");
+    }
+
+    #[test]
+    fn slots_and_limits() {
+        let mut r = rig(4);
+        let ns = r.ns.clone();
+        for i in 0..4 {
+            r.write(i, i).unwrap();
+        }
+        assert_eq!(r.write(9, 9), Err(IoSubmitError::QueueFull));
+        let big = [Sge { iova: 0, len: 512 }; 3];
+        assert!(matches!(
+            r.qp.submit_write(&ns, 0, 3, &big, 0),
+            Err(IoSubmitError::TooManySegments { got: 3, max: 2 })
+        ));
+        let sge = [Sge { iova: 0, len: 100 }];
+        r.poll();
+        assert!(matches!(
+            r.qp.submit_read(&ns, 0, 1, &sge, 0),
+            Err(IoSubmitError::QueueFull) | Err(IoSubmitError::LengthMismatch { .. })
+        ));
+        // The association's sqsize caps what is in flight.
+        let mut r = rig(8);
+        r.attach(FakeQ::default(), 2);
+        r.poll();
+        r.write(0, 0).unwrap();
+        r.write(1, 1).unwrap();
+        assert_eq!(r.write(2, 2), Err(IoSubmitError::QueueFull));
+        assert_eq!(r.qp.outstanding(), 2);
+        let sge = [Sge { iova: 0, len: 100 }];
+        assert!(matches!(
+            r.qp.submit_read(&ns, 0, 1, &sge, 0),
+            Err(IoSubmitError::LengthMismatch {
+                expected: 512,
+                got: 100
+            })
+        ));
+        assert!(matches!(
+            r.qp.submit_read(&ns, 999, 2, &[], 0),
+            Err(IoSubmitError::BadRange { .. })
+        ));
+        assert!(matches!(
+            r.qp.submit_write_zeroes(&ns, 0, 0, 0),
+            Err(IoSubmitError::BadRange { .. })
+        ));
+    }
+
+    #[test]
+    fn busy_lldd_refuses_without_losing_the_slot() {
+        let mut r = rig(4);
+        r.attach(
+            FakeQ {
+                busy: true,
+                ..FakeQ::default()
+            },
+            31,
+        );
+        r.poll();
+        assert_eq!(r.write(0, 0), Err(IoSubmitError::Busy));
+        assert_eq!(r.qp.outstanding(), 0);
+    }
+
+    #[test]
+    fn bad_ersp_holds_the_request_and_reports_a_transport_error() {
+        let mut r = rig(4);
+        r.attach(FakeQ::default(), 31);
+        r.poll();
+        r.write(1, 10).unwrap();
+        r.poll();
+        let mut d = good(0, 512);
+        d.rsp_len = 32;
+        d.rsp = crate::qpair::iu::tests::ersp(9, 512, 0, 0, 0); // wrong CID
+        r.hwq().lost.clear();
+        r.hwq().ready.push_back(d);
+        assert!(r.poll().is_empty(), "held, not failed");
+        assert!(matches!(
+            r.link.next_report(),
+            Some(ToMgmt::TransportError { gen: 1 })
+        ));
+        assert_eq!(r.qp.outstanding(), 1);
+        assert_eq!(r.qp.stats().transport_errors, 1);
+        // Management quiesces; the queue comes back; the next association replays.
+        r.link
+            .post(ToQpair::Quiesce {
+                gen: 1,
+                bound: Duration::from_secs(10),
+            })
+            .unwrap();
+        r.poll();
+        assert!(matches!(
+            r.link.next_report(),
+            Some(ToMgmt::Quiesced {
+                gen: 1,
+                stuck: 0,
+                ..
+            })
+        ));
+        r.attach(
+            FakeQ {
+                auto: true,
+                ..FakeQ::default()
+            },
+            31,
+        );
+        assert_eq!(r.poll(), vec![ok(10)]);
+        assert_eq!(r.hwq().submitted[0].2, 0xC2, "new connection id");
+    }
+
+    #[test]
+    fn timeout_aborts_then_retries_up_to_five_times() {
+        let mut r = rig(4);
+        r.attach(FakeQ::default(), 31);
+        r.poll();
+        r.write(3, 33).unwrap();
+        r.poll();
+        for attempt in 1..=MAX_RETRIES {
+            r.hand.advance(Duration::from_secs(31));
+            assert!(r.poll().is_empty());
+            // The abort was issued; its completion arrives and the command is resent.
+            assert_eq!(r.hwq().aborted.len(), usize::from(attempt));
+            assert!(r.poll().is_empty());
+            assert_eq!(r.hwq().submitted.len(), usize::from(attempt) + 1);
+        }
+        r.hand.advance(Duration::from_secs(31));
+        r.poll();
+        let done = r.poll();
+        assert_eq!(
+            done,
+            vec![IoCompletion {
+                ctx: 33,
+                status: NvmeStatus::HOST_ABORTED_CMD
+            }]
+        );
+        let s = r.qp.stats();
+        assert_eq!((s.timeouts, s.retries, s.errors), (6, 5, 1));
+        assert!(r.link.next_report().is_none(), "no association reset");
+    }
+
+    #[test]
+    fn stuck_abort_asks_management_for_a_reset() {
+        let mut r = rig(4);
+        r.attach(FakeQ::default(), 31);
+        r.poll();
+        r.write(0, 1).unwrap();
+        r.poll();
+        r.hand.advance(Duration::from_secs(31));
+        r.poll();
+        // The abort never completes.
+        r.hwq().ready.clear();
+        r.hand.advance(Duration::from_secs(9));
+        r.poll();
+        assert!(
+            r.link.next_report().is_none(),
+            "the abort bound has not passed"
+        );
+        r.hand.advance(Duration::from_secs(2));
+        r.poll();
+        assert!(matches!(
+            r.link.next_report(),
+            Some(ToMgmt::AbortStuck { gen: 1 })
+        ));
+    }
+
+    #[test]
+    fn quiesce_bound_then_fail_held() {
+        let mut r = rig(4);
+        r.attach(FakeQ::default(), 31);
+        r.poll();
+        r.write(0, 1).unwrap();
+        r.write(1, 2).unwrap();
+        r.poll();
+        r.hwq().lost.clear(); // aborts will never complete
+        r.link
+            .post(ToQpair::Quiesce {
+                gen: 1,
+                bound: Duration::from_secs(10),
+            })
+            .unwrap();
+        assert!(r.poll().is_empty());
+        assert!(r.link.next_report().is_none(), "waiting for the aborts");
+        r.hand.advance(Duration::from_secs(10));
+        assert!(r.poll().is_empty());
+        assert!(matches!(
+            r.link.next_report(),
+            Some(ToMgmt::Quiesced {
+                gen: 1,
+                stuck: 2,
+                ..
+            })
+        ));
+        // New I/O while detached is held too; then fast_io_fail: all fail.
+        r.write(2, 3).unwrap();
+        r.link
+            .post(ToQpair::FailHeld {
+                status: NvmeStatus::HOST_PATH_ERROR,
+            })
+            .unwrap();
+        let mut done = r.poll();
+        done.sort_by_key(|c| c.ctx);
+        assert_eq!(done.len(), 3);
+        assert!(done.iter().all(|c| c.status == NvmeStatus::HOST_PATH_ERROR));
+        // Still failing fast until an association comes back.
+        r.write(3, 4).unwrap();
+        assert_eq!(r.poll()[0].status, NvmeStatus::HOST_PATH_ERROR);
+        r.link.post(ToQpair::Deleted).unwrap();
+        r.poll();
+        r.write(3, 5).unwrap();
+        assert_eq!(r.poll()[0].status, NvmeStatus::HOST_PATH_ERROR);
+        assert_eq!(r.qp.outstanding(), 0);
+    }
+
+    #[test]
+    fn dropping_returns_the_queue() {
+        let mut r = rig(4);
+        r.attach(FakeQ::default(), 31);
+        r.poll();
+        r.write(0, 1).unwrap();
+        r.poll();
+        let link = Arc::clone(&r.link);
+        drop(r);
+        assert!(link.is_released());
+        match link.next_report() {
+            Some(ToMgmt::Released {
+                gen: 1,
+                hwq: Some(q),
+            }) => {
+                assert_eq!(q.aborted, vec![0], "active exchanges aborted first")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn namespace_of_another_controller_is_refused() {
+        let mut r = rig(4);
+        let (clock, _) = Clock::manual();
+        let t = Transport::<FakeLldd>::new(clock);
+        let other = Controller::new(t, Arc::new(CtrlShared::new(UID + 1, "x".into())));
+        let ns = Namespace::new(other, 1, 512, 10);
+        assert_eq!(
+            r.qp.submit_flush(&ns, 0),
+            Err(IoSubmitError::WrongController)
+        );
+    }
+}
