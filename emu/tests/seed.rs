@@ -905,3 +905,75 @@ fn seed_bounce_under_load() {
     let r = w.rstats();
     assert_eq!((r.deletes_issued, r.deletes_pending), (unregisters, 0));
 }
+
+#[test]
+fn stuck_qpair_does_not_hold_the_lldd() {
+    let mut w = World::new(None);
+    let (c, ns, mut qp) = live_with_qpair(&w, "");
+    submit_writes(&mut w, &mut qp, &ns, 0, 8, 3);
+    w.fc.del_remote_port(w.reg(), w.rport).unwrap();
+    // The application thread stops polling its queue pair.
+    w.poll(3);
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 0);
+    // Teardown bound (2 × R_A_TOV): management proceeds without it.
+    w.advance(Duration::from_secs(20));
+    w.t.poll();
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
+    let st = c.stats().unwrap();
+    assert_eq!(st.counters.quiesce_timeouts, 1);
+    assert!(!st.assoc_active);
+    // The thread comes back: its stale queue goes back, its requests are held and
+    // complete once the port returns.
+    assert!(reap(&w, &mut qp, 1, 3).is_empty());
+    w.fc.add_remote_port(w.reg(), w.lport, TGT_NN, TGT_PN, None)
+        .unwrap();
+    let done = reap(&w, &mut qp, 8, 30);
+    assert_eq!(done.len(), 8);
+    assert!(done.iter().all(|c| c.status.is_success()), "{done:?}");
+    verify_blocks(&mut w, &mut qp, &ns, 0, 8, 3);
+}
+
+#[test]
+fn fast_io_fail_fails_held_io_but_keeps_reconnecting() {
+    let mut w = World::new(None);
+    let (c, ns, mut qp) = live_with_qpair(&w, ",fast_io_fail_tmo=3");
+    submit_writes(&mut w, &mut qp, &ns, 0, 4, 0);
+    w.fc.del_remote_port(w.reg(), w.rport).unwrap();
+    let mut done = reap(&w, &mut qp, 4, 3);
+    assert!(done.is_empty());
+    w.advance(Duration::from_millis(2900));
+    done.extend(reap(&w, &mut qp, 4, 3));
+    assert!(done.is_empty(), "held until fast_io_fail_tmo");
+    w.advance(Duration::from_millis(100));
+    done.extend(reap(&w, &mut qp, 4, 3));
+    assert_eq!(done.len(), 4);
+    assert!(done.iter().all(|c| c.status == NvmeStatus::HOST_PATH_ERROR));
+    assert_eq!(c.state(), CtrlState::Connecting);
+    // New I/O fails fast too, until the controller is live again.
+    let b = w.buf(BLOCK);
+    qp.submit_read(&ns, 0, 1, &[b], 77).unwrap();
+    assert_eq!(
+        reap(&w, &mut qp, 1, 2)[0].status,
+        NvmeStatus::HOST_PATH_ERROR
+    );
+    w.fc.add_remote_port(w.reg(), w.lport, TGT_NN, TGT_PN, None)
+        .unwrap();
+    w.poll(30);
+    assert_eq!(c.state(), CtrlState::Live);
+    submit_writes(&mut w, &mut qp, &ns, 8, 2, 1);
+    let done = reap(&w, &mut qp, 2, 10);
+    assert!(done.len() == 2 && done.iter().all(|c| c.status.is_success()));
+}
+
+#[test]
+fn async_event_request_is_rearmed() {
+    let w = World::new(None);
+    let c = w.connect("");
+    w.target.raise_async_event(SUBNQN, 0x0002_0002);
+    w.poll(3);
+    assert_eq!(c.stats().unwrap().counters.async_events, 1);
+    w.target.raise_async_event(SUBNQN, 0x0002_0002);
+    w.poll(3);
+    assert_eq!(c.stats().unwrap().counters.async_events, 2);
+    assert_eq!(c.state(), CtrlState::Live);
+}

@@ -385,6 +385,11 @@ impl<Q: HwQueue> IoQpair<Q> {
         sgl: &[Sge],
         ctx: u64,
     ) -> Result<(), IoSubmitError> {
+        // Off the live path only: an association may have arrived since the last
+        // poll, so a request is not failed or held on stale news.
+        if self.core.mode != Mode::Live && self.core.link.posted() != self.core.seen {
+            self.handle_messages(self.core.last_now);
+        }
         let c = &mut self.core;
         let t = usize::from(tag);
         let base = t * c.max_sge;
