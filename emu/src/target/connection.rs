@@ -225,6 +225,12 @@ impl Connection {
                     cid: sqe.cid(),
                     expected,
                 });
+                let ctrl = st.ctrl.clone();
+                drop(st);
+                // An event queued since the handler looked is delivered now.
+                if let Some(ctrl) = ctrl {
+                    self.deliver_events(&ctrl);
+                }
                 FcpOutcome::Held
             }
             Exec::Done(c) => {
@@ -246,24 +252,27 @@ impl Connection {
         self.state().held.len()
     }
 
-    /// Completes the oldest held command with result `dw0`; false when none is held.
-    pub(crate) fn complete_held(&self, dw0: u32) -> bool {
+    /// Completes held Async Event Requests with the controller's queued events,
+    /// oldest first. Called after an event is queued and after an AER is held, so
+    /// neither can miss the other; lock order connection → controller.
+    pub(crate) fn deliver_events(&self, ctrl: &Controller) {
         let mut st = self.state();
-        if st.held.is_empty() {
-            return false;
+        while !st.held.is_empty() {
+            let Some(ev) = ctrl.state().pending_events.pop_front() else {
+                break;
+            };
+            let h = st.held.remove(0);
+            let c = Completion::result(u64::from(ev));
+            let rsp = st.rsp.respond(h.cid, h.expected, &c, ForceErsp::default());
+            st.deferred.push((
+                h.xchg,
+                FcpOutcome::Complete {
+                    transferred: 0,
+                    rsp,
+                },
+            ));
+            self.deferred_pending.store(true, Ordering::Release);
         }
-        let h = st.held.remove(0);
-        let c = Completion::result(u64::from(dw0));
-        let rsp = st.rsp.respond(h.cid, h.expected, &c, ForceErsp::default());
-        st.deferred.push((
-            h.xchg,
-            FcpOutcome::Complete {
-                transferred: 0,
-                rsp,
-            },
-        ));
-        self.deferred_pending.store(true, Ordering::Release);
-        true
     }
 
     /// The host aborted exchange `xchg`: forget it if held.

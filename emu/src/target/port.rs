@@ -282,11 +282,9 @@ impl TargetPort {
             if ctrl.subsystem().nqn() != subnqn {
                 continue;
             }
-            let delivered = a
-                .connection(0)
-                .is_some_and(|admin| admin.complete_held(dw0));
-            if !delivered {
-                ctrl.state().pending_events.push_back(dw0);
+            ctrl.state().pending_events.push_back(dw0);
+            if let Some(admin) = a.connection(0) {
+                admin.deliver_events(&ctrl);
             }
         }
     }
