@@ -20,7 +20,7 @@ use crate::target::subsystem::Subsystem;
 const IOCCSZ: u32 = 4;
 /// Size of the response capsule in 16-byte units: the 16-byte CQE (IORCSZ).
 const IORCSZ: u32 = 1;
-/// IEEE OUI of nobody in particular; a model needs one.
+/// Firmware revision (Identify FR, 8 ASCII bytes).
 const FIRMWARE: &str = "ufc-emu";
 
 /// Identify Controller data.
