@@ -476,7 +476,7 @@ impl<L: Lldd> CtrlEntry<L> {
                 a.ns_found.clear();
                 match Self::identify_ns(a, 0, now)? {
                     Some(s) => s,
-                    None => return Ok(Wait::Ready(self.go_live(ctx))),
+                    None => return self.go_live(ctx).map(Wait::Ready),
                 }
             }
             BuildStep::IdentifyNs { idx } => {
@@ -501,7 +501,7 @@ impl<L: Lldd> CtrlEntry<L> {
                 }
                 match Self::identify_ns(a, idx + 1, now)? {
                     Some(s) => s,
-                    None => return Ok(Wait::Ready(self.go_live(ctx))),
+                    None => return self.go_live(ctx).map(Wait::Ready),
                 }
             }
         };
@@ -543,21 +543,20 @@ impl<L: Lldd> CtrlEntry<L> {
     }
 
     /// Step 12: CONNECTING → LIVE.
-    fn go_live(&mut self, ctx: &mut Ctx<'_, L>) -> Step {
+    /// Refused when error recovery marked the attempt failed meanwhile, or when
+    /// the state machine refuses CONNECTING → LIVE (2025 rule, §3.5).
+    fn go_live(&mut self, ctx: &mut Ctx<'_, L>) -> Result<Step, BuildFail> {
         let Some(a) = self.assoc.as_mut() else {
-            return Step::Idle;
+            return Err(fail("no association"));
         };
         if a.failed {
-            return Step::Build(BuildStep::NsList);
+            return Err(fail("error recovery during connect"));
         }
         let nr_ioqs = a.nr_ioqs;
         let ns = std::mem::take(&mut a.ns_found);
         a.last_ka = ctx.now;
-        if self.set_state(CtrlState::Live).is_err() {
-            if let Some(a) = self.assoc.as_mut() {
-                a.failed = true;
-            }
-            return Step::Build(BuildStep::NsList);
+        if let Err(e) = self.set_state(CtrlState::Live) {
+            return Err(fail(e.to_string()));
         }
         if self.ioq_count == 0 {
             self.ioq_count = nr_ioqs;
@@ -577,7 +576,7 @@ impl<L: Lldd> CtrlEntry<L> {
         self.failfast_at = None;
         self.counters.connects += 1;
         self.attach_links();
-        Step::Live
+        Ok(Step::Live)
     }
 
     /// A failed attempt: unwind through teardown, then reconnect or delete.

@@ -505,6 +505,11 @@ impl<Q: HwQueue> IoQpair<Q> {
                 ToQpair::Attach(a) => self.attach(a),
                 ToQpair::Quiesce { gen, bound } => self.quiesce(gen, now + bound),
                 ToQpair::FailHeld { status } => {
+                    // Management sends this only after it finished the teardown,
+                    // with or without our answer: stop waiting for the aborts.
+                    if let Mode::Quiescing { gen, .. } = self.core.mode {
+                        self.finish_quiesce(gen);
+                    }
                     self.core.fail_held(status);
                     if self.core.mode == Mode::Detached {
                         self.core.mode = Mode::Failing(status);
