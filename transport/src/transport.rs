@@ -760,4 +760,82 @@ mod tests {
         drop(h);
         assert_eq!(Arc::strong_count(&t), 1);
     }
+
+    /// An LLDD whose `poll_ls` hands out queued events and which records the
+    /// responses the transport sends.
+    #[derive(Debug, Default)]
+    struct LsLldd {
+        inbox: std::sync::Mutex<Vec<LsEvent>>,
+        sent: std::sync::Mutex<Vec<(u64, Vec<u8>)>>,
+    }
+
+    impl Lldd for LsLldd {
+        type HwQueue = crate::port::tests::NullQueue;
+        fn limits(&self) -> crate::lldd::Limits {
+            RecLldd::default().limits()
+        }
+        fn create_queue(
+            &self,
+            _: LocalPortId,
+            _: u16,
+            _: u16,
+        ) -> Result<Self::HwQueue, crate::lldd::LlddError> {
+            Err(crate::lldd::LlddError::NoResources("none".into()))
+        }
+        fn ls_req(
+            &self,
+            _: LocalPortId,
+            _: crate::lldd::LsReq,
+        ) -> Result<(), crate::lldd::LlddError> {
+            Ok(())
+        }
+        fn ls_abort(&self, _: LocalPortId, _: u64) {}
+        fn xmt_ls_rsp(&self, _: LocalPortId, xchg: u64, payload: &[u8]) {
+            self.sent.lock().unwrap().push((xchg, payload.to_vec()));
+        }
+        fn poll_ls(&self, _: LocalPortId, sink: &mut dyn FnMut(LsEvent)) {
+            let evs: Vec<LsEvent> = self.inbox.lock().unwrap().drain(..).collect();
+            for e in evs {
+                sink(e);
+            }
+        }
+        fn localport_delete(&self, _: LocalPortId) {}
+        fn remoteport_delete(&self, _: RemotePortId) {}
+    }
+
+    #[test]
+    fn received_lss_get_the_section_3_7_rejects() {
+        use crate::wire::encode_disconnect_assoc;
+        let (clock, _) = Clock::manual();
+        let t = Transport::new(clock);
+        let lldd = Arc::new(LsLldd::default());
+        let lp = t.register_localport(info(1, 1), lldd.clone()).unwrap();
+        let rp = t.register_remoteport(lp, info(2, 2)).unwrap();
+        let mut disc_conn = encode_disconnect_assoc(9);
+        disc_conn[0] = 6;
+        let cases: Vec<(RemotePortId, Vec<u8>, u8)> = vec![
+            (rp, encode_disconnect_assoc(0x1234_0000), 0x40), // no such association
+            (rp, encode_disconnect_assoc(9)[..20].to_vec(), 0x03), // malformed
+            (rp, disc_conn, 0x0b),                            // Disconnect Connection
+            (rp, vec![3; 64], 0x03),                          // Create Association: wrong direction
+            (rp, vec![0x7e; 48], 0x01),                       // unknown LS
+            (RemotePortId(99), encode_disconnect_assoc(9), 0x09), // unknown port
+        ];
+        for (i, (rport, payload, _)) in cases.iter().enumerate() {
+            lldd.inbox.lock().unwrap().push(LsEvent::Received {
+                rport: *rport,
+                xchg: i as u64,
+                payload: payload.clone(),
+            });
+        }
+        t.poll();
+        let sent = lldd.sent.lock().unwrap().clone();
+        assert_eq!(sent.len(), cases.len());
+        for (i, (_, _, reason)) in cases.iter().enumerate() {
+            let (xchg, rsp) = &sent[i];
+            assert_eq!(*xchg, i as u64);
+            assert_eq!(rsp[0], 1, "case {i}: LS_RJT");
+            assert_eq!(rsp[33], *reason, "case {i}: reason");
+        }
+    }
 }
