@@ -516,9 +516,13 @@ impl<Q: HwQueue> IoQpair<Q> {
                     }
                 }
                 ToQpair::Deleted => {
+                    // Nobody reads our reports any more: delete a queue we still
+                    // hold here rather than parking it in the link.
+                    let stale = self.hwq.take();
                     if let Mode::Quiescing { gen, .. } = self.core.mode {
                         self.finish_quiesce(gen);
                     }
+                    drop(stale);
                     self.core.fail_held(NvmeStatus::HOST_PATH_ERROR);
                     self.core.mode = Mode::Deleted;
                 }
