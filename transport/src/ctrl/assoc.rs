@@ -59,14 +59,25 @@ pub(crate) enum BuildStep {
     CreateAssoc,
     AdminConnect,
     GetCap,
-    SetCc,
-    WaitRdy { deadline: Duration },
+    /// CC written with EN=0 (`enable` false), then with EN=1 (§5.3).
+    SetCc {
+        enable: bool,
+    },
+    WaitRdy {
+        deadline: Duration,
+    },
     IdentifyCtrl,
     SetQueues,
-    CreateConn { qid: u16 },
-    IoConnect { qid: u16 },
+    CreateConn {
+        qid: u16,
+    },
+    IoConnect {
+        qid: u16,
+    },
     NsList,
-    IdentifyNs { idx: usize },
+    IdentifyNs {
+        idx: usize,
+    },
 }
 
 /// Why an attempt failed.
@@ -277,26 +288,29 @@ impl<L: Lldd> CtrlEntry<L> {
                 };
                 check_status(&c, "Property Get CAP")?;
                 a.cap = c.result;
-                admin_send(
-                    &mut a.admin,
-                    Sqe::property_set(
-                        REG_CC,
-                        u64::from(Cc::host_default(0).with_en(true).0),
-                        false,
-                    ),
-                    IoDir::None,
-                    None,
-                    now,
-                )?;
-                BuildStep::SetCc
+                if Cap(a.cap).mpsmin() != 0 {
+                    return Err(BuildFail {
+                        why: format!(
+                            "controller's minimum page size 2^(12+{}) exceeds the host's 4 KiB",
+                            Cap(a.cap).mpsmin()
+                        ),
+                        dnr: true,
+                    });
+                }
+                send_cc(&mut a.admin, false, now)?;
+                BuildStep::SetCc { enable: false }
             }
-            BuildStep::SetCc => {
+            BuildStep::SetCc { enable } => {
                 let Wait::Ready(c) =
                     admin_result(&mut a.admin, AdminTag::Build, now, admin_timeout)?
                 else {
                     return Ok(Wait::Pending);
                 };
                 check_status(&c, "Property Set CC")?;
+                if !enable {
+                    send_cc(&mut a.admin, true, now)?;
+                    return Ok(Wait::Ready(Step::Build(BuildStep::SetCc { enable: true })));
+                }
                 let to = Duration::from_millis(u64::from(Cap(a.cap).timeout_ms()).max(500));
                 admin_send(
                     &mut a.admin,
@@ -807,6 +821,23 @@ fn admin_send<Q: crate::lldd::HwQueue>(
 ) -> Result<(), BuildFail> {
     q.submit(AdminTag::Build, sqe, dir, data, now)
         .map_err(|e| fail(format!("admin submit: {e}")))
+}
+
+/// CC as the host writes it: NVM command set, 4 KiB pages, round robin,
+/// IOSQES 6, IOCQES 4; EN as given.
+fn send_cc<Q: crate::lldd::HwQueue>(
+    q: &mut AdminQueue<Q>,
+    enable: bool,
+    now: Duration,
+) -> Result<(), BuildFail> {
+    let cc = Cc::host_default(0).with_en(enable);
+    admin_send(
+        q,
+        Sqe::property_set(REG_CC, u64::from(cc.0), false),
+        IoDir::None,
+        None,
+        now,
+    )
 }
 
 fn admin_result<Q: crate::lldd::HwQueue>(
