@@ -977,3 +977,31 @@ fn async_event_request_is_rearmed() {
     assert_eq!(c.stats().unwrap().counters.async_events, 2);
     assert_eq!(c.state(), CtrlState::Live);
 }
+
+#[test]
+fn connect_refused_with_dnr_deletes_the_controller() {
+    let w = World::new(None);
+    let tnn = Wwn(0x2000_0090_fa94_3000);
+    let tpn = Wwn(0x1000_0090_fa94_3000);
+    let mut cfg = SubsystemConfig::new("nqn.2024-01.io.ufc:closed");
+    cfg.allow_any_host = false;
+    cfg.allowed_hosts = vec!["nqn.2014-08.org.nvmexpress:uuid:someone-else".into()];
+    let sub = Subsystem::new(cfg, vec![TargetNs::null(BLOCK, 8).unwrap()]).unwrap();
+    w.fabric
+        .add_target_port(tnn, tpn, 0x0002_0300, vec![sub])
+        .unwrap();
+    let rport =
+        w.fc.add_remote_port(w.reg(), w.lport, tnn, tpn, None)
+            .unwrap();
+    let opts = ConnectOptions::parse(&format!(
+        "traddr=nn-{tnn}:pn-{tpn},host_traddr=nn-{HOST_NN}:pn-{HOST_PN},nqn=nqn.2024-01.io.ufc:closed"
+    ))
+    .unwrap();
+    let c = w.t.connect(opts).unwrap();
+    w.poll(10);
+    // CONNECT_INVALID_HOST with DNR: no reconnect, the controller is deleted and
+    // its association accounting is back to zero.
+    assert_eq!(c.state(), CtrlState::Deleted);
+    assert_eq!(w.t.stats().rport(rport).unwrap().act_ctrl_cnt, 0);
+    assert!(c.namespaces().is_empty());
+}
