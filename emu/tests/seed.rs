@@ -1005,3 +1005,69 @@ fn connect_refused_with_dnr_deletes_the_controller() {
     assert_eq!(w.t.stats().rport(rport).unwrap().act_ctrl_cnt, 0);
     assert!(c.namespaces().is_empty());
 }
+
+/// Waits (yielding) for `cond`; the wall-clock bound only guards against a hang.
+fn wait_for(mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "condition not reached"
+        );
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn queue_pairs_on_their_own_threads_with_the_poller_thread() {
+    let mut w = World::new(None);
+    let poller = w.t.spawn_poller(Duration::from_micros(100)).unwrap();
+    let c = w.t.connect(w.opts("")).unwrap();
+    wait_for(|| c.state() == CtrlState::Live);
+    let ns = ns0(&c);
+    let mem = Arc::clone(&w.mem);
+    let mut threads = Vec::new();
+    for i in 0..4u64 {
+        let mut qp = c.alloc_io_qpair().unwrap();
+        let ns = ns.clone();
+        let mem = Arc::clone(&mem);
+        let wb = w.buf(BLOCK);
+        let rb = w.buf(BLOCK);
+        threads.push(std::thread::spawn(move || {
+            for n in 0..200u64 {
+                let lba = i * 1000 + n;
+                let data = pattern(BLOCK, lba);
+                mem.write(wb.iova, &data).unwrap();
+                qp.submit_write(&ns, lba, 1, &[wb], 1).unwrap();
+                let mut done = Vec::new();
+                wait_for(|| {
+                    qp.poll(8, |c| done.push(c));
+                    !done.is_empty()
+                });
+                assert!(done[0].status.is_success());
+                qp.submit_read(&ns, lba, 1, &[rb], 2).unwrap();
+                done.clear();
+                wait_for(|| {
+                    qp.poll(8, |c| done.push(c));
+                    !done.is_empty()
+                });
+                assert!(done[0].status.is_success());
+                let mut got = vec![0u8; BLOCK as usize];
+                mem.read(rb.iova, &mut got).unwrap();
+                assert_eq!(got, data, "lba {lba}");
+            }
+            qp.stats()
+        }));
+    }
+    for t in threads {
+        let s = t.join().unwrap();
+        assert_eq!((s.completed, s.errors), (400, 0));
+    }
+    drop(poller);
+    w.t.poll();
+    assert_eq!(
+        c.stats().unwrap().qpairs_claimed,
+        0,
+        "dropped queue pairs came back"
+    );
+}
