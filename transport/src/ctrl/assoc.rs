@@ -12,11 +12,12 @@ use crate::ctrl::NsData;
 use crate::lldd::{DmaBuffer, IoDir, Lldd, LlddRport, LocalPortId, LsError, LsReq, Sge};
 use crate::port::PortState;
 use crate::qpair::iu::{self, Cqe};
+use crate::qpair::link::ToQpair;
 use crate::wire::registers::{REG_CAP, REG_CC, REG_CSTS};
 use crate::wire::{
     cns, encode_create_assoc, encode_create_conn, encode_disconnect_assoc,
     encode_disconnect_assoc_acc, fid, Cap, Cc, ConnectData, CreateAssocAcc, CreateAssocParams,
-    CreateConnAcc, Csts, IdentifyController, IdentifyNamespace, Sqe,
+    CreateConnAcc, Csts, IdentifyController, IdentifyNamespace, NvmeStatus, Sqe,
 };
 use zerocopy::IntoBytes;
 
@@ -572,8 +573,21 @@ impl<L: Lldd> CtrlEntry<L> {
         if let Err(e) = self.set_state(CtrlState::Live) {
             return Err(fail(e.to_string()));
         }
-        if self.ioq_count == 0 {
-            self.ioq_count = nr_ioqs;
+        self.ioq_count = nr_ioqs;
+        // Queue pairs whose queue this association did not grant cannot resume:
+        // their held I/O fails with a path error (they stay usable if a later
+        // association grants the queue again).
+        for slot in &mut self.links {
+            if slot.claimed && slot.link.qid > nr_ioqs {
+                log::warn!(
+                    "{}: I/O queue {} not granted by the controller any more",
+                    self.shared.name,
+                    slot.link.qid
+                );
+                slot.send(ToQpair::FailHeld {
+                    status: NvmeStatus::HOST_PATH_ERROR,
+                });
+            }
         }
         *self
             .shared
