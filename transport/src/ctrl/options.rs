@@ -510,4 +510,20 @@ mod tests {
     fn generated_hostids_differ() {
         assert_ne!(generate_uuid(), generate_uuid());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_option_strings_never_panic(s in ".{0,120}") {
+            let _ = ConnectOptions::parse(&s);
+        }
+
+        #[test]
+        fn max_reconnects_covers_ctrl_loss(tmo in 0u64..100_000, delay in 1u64..1000) {
+            let mut o = ConnectOptions::parse(&base()).unwrap();
+            o.ctrl_loss_tmo = Some(Duration::from_secs(tmo));
+            o.reconnect_delay = Duration::from_secs(delay);
+            let n = u64::from(o.max_reconnects().unwrap());
+            proptest::prop_assert!(n * delay >= tmo && n.saturating_sub(1) * delay < tmo.max(1));
+        }
+    }
 }

@@ -150,4 +150,34 @@ mod tests {
         i.now = Duration::from_secs(3);
         assert_eq!(decide(i), Reconnect::Delete(GiveUp::DevLoss));
     }
+
+    proptest::proptest! {
+        /// Never in the past, never after dev_loss_end while the port is away.
+        #[test]
+        fn next_attempt_is_bounded(now in 0u64..1000, end in 0u64..2000, delay in 1u64..100,
+                                   online: bool, n in 0u32..10, max in proptest::option::of(0u32..10)) {
+            let i = ReconnectInput {
+                now: Duration::from_secs(now),
+                rport_online: online,
+                dev_loss_end: Some(Duration::from_secs(end)),
+                nr_reconnects: n,
+                max_reconnects: max,
+                reconnect_delay: Duration::from_secs(delay),
+                dnr: false,
+            };
+            match decide(i) {
+                Reconnect::At(t) => {
+                    proptest::prop_assert!(t >= i.now);
+                    proptest::prop_assert!(t <= i.now + i.reconnect_delay);
+                    if !online {
+                        proptest::prop_assert!(t <= Duration::from_secs(end) && i.now < Duration::from_secs(end));
+                    }
+                    proptest::prop_assert!(max.is_none_or(|m| n < m));
+                }
+                Reconnect::Delete(GiveUp::DevLoss) => proptest::prop_assert!(!online && now >= end),
+                Reconnect::Delete(GiveUp::CtrlLoss) => proptest::prop_assert!(max.is_some_and(|m| n >= m)),
+                Reconnect::Delete(GiveUp::Dnr) => proptest::prop_assert!(false),
+            }
+        }
+    }
 }

@@ -1278,4 +1278,94 @@ mod tests {
             Err(IoSubmitError::WrongController)
         );
     }
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Submit,
+        CompleteOldest,
+        TargetAborts,
+        Reset,
+        Poll,
+        Advance(u8),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => Just(Step::Submit),
+            3 => Just(Step::CompleteOldest),
+            1 => Just(Step::TargetAborts),
+            1 => Just(Step::Reset),
+            3 => Just(Step::Poll),
+            1 => (0u8..40).prop_map(Step::Advance),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever happens to the association, every accepted request is
+        /// delivered exactly once and every slot comes back.
+        #[test]
+        fn every_request_is_delivered_exactly_once(steps in proptest::collection::vec(step(), 1..120)) {
+            let mut r = rig(8);
+            r.attach(FakeQ::default(), 31);
+            let mut accepted = Vec::new();
+            let mut delivered: Vec<u64> = Vec::new();
+            let mut next_ctx = 0u64;
+            for s in steps {
+                match s {
+                    Step::Submit => {
+                        next_ctx += 1;
+                        if r.write(next_ctx % 900, next_ctx).is_ok() {
+                            accepted.push(next_ctx);
+                        }
+                    }
+                    Step::CompleteOldest => {
+                        if let Some(q) = r.qp.hwq.as_mut() {
+                            if !q.lost.is_empty() {
+                                let tag = q.lost.remove(0);
+                                q.ready.push_back(good(tag, 512));
+                            }
+                        }
+                    }
+                    Step::TargetAborts => {
+                        if let Some(q) = r.qp.hwq.as_mut() {
+                            if let Some(tag) = q.lost.pop() {
+                                let mut d = good(tag, 0);
+                                d.status = FcpStatus::Aborted;
+                                q.ready.push_back(d);
+                            }
+                        }
+                    }
+                    Step::Reset => {
+                        let gen = r.gen;
+                        r.link.post(ToQpair::Quiesce { gen, bound: Duration::from_secs(10) }).unwrap();
+                        r.qp.poll(64, |c| delivered.push(c.ctx));
+                        r.hand.advance(Duration::from_secs(10));
+                        r.qp.poll(64, |c| delivered.push(c.ctx));
+                        while let Some(m) = r.link.next_report() {
+                            drop(m);
+                        }
+                        r.attach(FakeQ::default(), 31);
+                    }
+                    Step::Poll => {
+                        r.qp.poll(64, |c| delivered.push(c.ctx));
+                        while r.link.next_report().is_some() {}
+                    }
+                    Step::Advance(secs) => r.hand.advance(Duration::from_secs(u64::from(secs))),
+                }
+            }
+            // A healthy association to drain everything.
+            r.hand.advance(Duration::from_secs(1));
+            r.link.post(ToQpair::Quiesce { gen: r.gen, bound: Duration::from_secs(0) }).unwrap();
+            r.qp.poll(64, |c| delivered.push(c.ctx));
+            r.attach(FakeQ { auto: true, ..FakeQ::default() }, 31);
+            for _ in 0..10 {
+                r.qp.poll(64, |c| delivered.push(c.ctx));
+            }
+            delivered.sort_unstable();
+            accepted.sort_unstable();
+            proptest::prop_assert_eq!(&delivered, &accepted);
+            proptest::prop_assert_eq!(r.qp.outstanding(), 0);
+        }
+    }
 }
