@@ -112,10 +112,7 @@ mod tests {
         assert_eq!(a.wwpn, Wwn(0x1000_0090_fa94_2779));
         let b = FcAddr::parse("NN-20000090fa942779:PN-10000090fa942779").unwrap();
         assert_eq!(a, b);
-        assert_eq!(
-            a.to_string(),
-            "nn-0x20000090fa942779:pn-0x10000090fa942779"
-        );
+        assert_eq!(a.to_string(), "nn-0x20000090fa942779:pn-0x10000090fa942779");
     }
 
     #[test]

@@ -1,0 +1,1 @@
+//! SLI-4 formats.
