@@ -1,0 +1,11 @@
+//! ufc-perf: `fcperf`, the fio/spdk_nvme_perf-style load generator for ufc, and
+//! `transport_bench`, the single-thread transport benchmark.
+//!
+//! Today both run on fcloop (`--lldd fcloop`): the NVMe/FC transport drives an
+//! in-memory loop to the emulated target, with the target running inline on the
+//! job's own thread. The emulated SLI-4 HBA (`--device emu`) comes with issue #5.
+
+pub mod error;
+pub mod world;
+
+pub use error::PerfError;
