@@ -5,7 +5,17 @@
 //! in-memory loop to the emulated target, with the target running inline on the
 //! job's own thread. The emulated SLI-4 HBA (`--device emu`) comes with issue #5.
 
+pub mod check;
+pub mod cli;
+pub mod drill;
 pub mod error;
+pub mod job;
+pub mod parse;
+pub mod report;
+pub mod run;
+pub mod stats;
+pub mod verify;
+pub mod workload;
 pub mod world;
 
 pub use error::PerfError;

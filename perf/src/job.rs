@@ -1,0 +1,573 @@
+//! One job: a thread pinned to its CPU that owns one queue pair and keeps
+//! `iodepth` I/Os in flight on it.
+//!
+//! The loop per poll: reap completions, take one clock reading for the batch,
+//! record their latencies, resubmit. Counters for the progress line and the
+//! drills are published with plain stores (no read-modify-write). With
+//! `--verify`, a read-only pattern first writes every unit of the job's region
+//! (not measured), a write-only pattern reads every written unit back at the
+//! end, and mixed patterns check reads as they go.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ufc_transport::lldd::Sge;
+use ufc_transport::{Clock, IoCompletion, IoSubmitError};
+use ufc_vfio::dma::DmaBuf;
+
+use crate::error::PerfError;
+use crate::parse::Pattern;
+use crate::stats::DirStats;
+use crate::verify::{self, VerifyKind};
+use crate::workload::{Offsets, Rng};
+use crate::world::{Ns, Qp};
+
+/// What one job does.
+#[derive(Clone, Debug)]
+pub struct JobSpec {
+    /// Job number (0-based).
+    pub index: usize,
+    /// CPU to pin to.
+    pub cpu: Option<usize>,
+    /// I/O pattern.
+    pub pattern: Pattern,
+    /// Percentage of reads.
+    pub read_pct: u8,
+    /// Bytes per I/O.
+    pub bs: u32,
+    /// I/Os in flight.
+    pub depth: usize,
+    /// First LBA of the job's region.
+    pub start_lba: u64,
+    /// Units of `bs` in the region.
+    pub units: u64,
+    /// Uniform random offsets instead of the random map.
+    pub norandommap: bool,
+    /// Check reads.
+    pub verify: Option<VerifyKind>,
+    /// Run before measuring.
+    pub ramp: Duration,
+    /// Measured run time (`None`: until `io_limit` bytes).
+    pub runtime: Option<Duration>,
+    /// Stop after this many bytes (fio `size` without `time_based`).
+    pub io_limit: Option<u64>,
+    /// How long to wait for outstanding I/O at the end.
+    pub drain_timeout: Duration,
+    /// Random seed.
+    pub seed: u64,
+}
+
+/// Counters the main thread reads while the job runs.
+#[derive(Debug, Default)]
+pub struct JobShared {
+    /// Completed I/Os since the start (ramp included).
+    pub ios: AtomicU64,
+    /// Bytes of them.
+    pub bytes: AtomicU64,
+    /// Completions with an error status.
+    pub errors: AtomicU64,
+    /// Reads that did not verify.
+    pub verify_errors: AtomicU64,
+    /// Transport clock (ns) of the last completion batch.
+    pub last_done_ns: AtomicU64,
+    /// Set by the main thread to end the run early.
+    pub stop: AtomicBool,
+    /// Set by the job when it returns.
+    pub finished: AtomicBool,
+}
+
+/// What a job measured.
+#[derive(Clone, Debug)]
+pub struct JobResult {
+    /// Job number.
+    pub index: usize,
+    /// CPU it ran on.
+    pub cpu: Option<usize>,
+    /// Reads.
+    pub read: DirStats,
+    /// Writes.
+    pub write: DirStats,
+    /// I/O errors (error status, refused submissions, I/O left at the end).
+    pub errors: u64,
+    /// Reads that did not verify.
+    pub verify_errors: u64,
+    /// Measured time.
+    pub runtime: Duration,
+    /// The first few error descriptions.
+    pub error_log: Vec<String>,
+}
+
+const ERROR_LOG_MAX: usize = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Read,
+    Write,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Prefill,
+    Main,
+    Readback,
+}
+
+struct Slot {
+    buf: DmaBuf,
+    sge: Sge,
+    unit: u64,
+    op: Op,
+    generation: u64,
+    t0: u64,
+}
+
+struct Job<'a> {
+    spec: &'a JobSpec,
+    qp: Qp,
+    ns: Ns,
+    clock: Clock,
+    shared: Arc<JobShared>,
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    retry: Vec<usize>,
+    done: Vec<IoCompletion>,
+    rng: Rng,
+    offsets: Offsets,
+    nlb: u32,
+    lba_per_unit: u64,
+    /// Per unit: last generation written (verify only; 0 = never, MAX = unknown).
+    gens: Vec<u64>,
+    /// Per unit: an I/O is in flight (verify only).
+    busy: Vec<bool>,
+    next_gen: u64,
+    read: DirStats,
+    write: DirStats,
+    errors: u64,
+    verify_errors: u64,
+    error_log: Vec<String>,
+    total_ios: u64,
+    total_bytes: u64,
+    issued_bytes: u64,
+    seq_next: u64,
+    recording: bool,
+    measure_start: u64,
+    scratch: Vec<u8>,
+}
+
+/// Runs a job to its end on the calling thread (pinned first).
+pub fn run(
+    spec: &JobSpec,
+    qp: Qp,
+    ns: Ns,
+    bufs: Vec<DmaBuf>,
+    clock: Clock,
+    shared: Arc<JobShared>,
+) -> Result<JobResult, PerfError> {
+    if let Some(cpu) = spec.cpu {
+        pin(cpu).map_err(|reason| PerfError::Job {
+            job: spec.index,
+            reason,
+        })?;
+    }
+    let lba = ns.lba_size();
+    if spec.bs % lba != 0 {
+        return Err(PerfError::Job {
+            job: spec.index,
+            reason: format!(
+                "--bs {} is not a multiple of the {lba}-byte block size",
+                spec.bs
+            ),
+        });
+    }
+    let nlb = spec.bs / lba;
+    let mut rng = Rng::new(spec.seed);
+    let offsets = Offsets::new(
+        spec.pattern.random(),
+        spec.norandommap,
+        spec.units,
+        &mut rng,
+    );
+    let slots = bufs
+        .into_iter()
+        .take(spec.depth)
+        .map(|buf| Slot {
+            sge: Sge {
+                iova: buf.iova(),
+                len: spec.bs,
+            },
+            buf,
+            unit: 0,
+            op: Op::Read,
+            generation: 0,
+            t0: 0,
+        })
+        .collect::<Vec<_>>();
+    let depth = slots.len();
+    let verify_units = if spec.verify.is_some() {
+        usize::try_from(spec.units).unwrap_or(usize::MAX)
+    } else {
+        0
+    };
+    let mut job = Job {
+        spec,
+        qp,
+        ns,
+        clock,
+        shared,
+        free: (0..depth).rev().collect(),
+        retry: Vec::with_capacity(depth),
+        done: Vec::with_capacity(depth),
+        slots,
+        rng,
+        offsets,
+        nlb,
+        lba_per_unit: u64::from(nlb),
+        gens: vec![0; verify_units],
+        busy: vec![false; verify_units],
+        next_gen: 1,
+        read: DirStats::new(),
+        write: DirStats::new(),
+        errors: 0,
+        verify_errors: 0,
+        error_log: Vec::new(),
+        total_ios: 0,
+        total_bytes: 0,
+        issued_bytes: 0,
+        seq_next: 0,
+        recording: false,
+        measure_start: 0,
+        scratch: vec![0; spec.bs as usize],
+    };
+    job.wait_live()?;
+    let only_reads = spec.pattern.fixed_read_pct() == Some(100);
+    let only_writes = spec.pattern.fixed_read_pct() == Some(0);
+    if spec.verify.is_some() && only_reads {
+        job.phase(Phase::Prefill);
+    }
+    let runtime = job.phase(Phase::Main);
+    if spec.verify.is_some() && only_writes {
+        job.seq_next = 0;
+        job.phase(Phase::Readback);
+    }
+    job.publish(job.now());
+    job.shared.finished.store(true, Ordering::Release);
+    Ok(JobResult {
+        index: spec.index,
+        cpu: spec.cpu,
+        read: job.read,
+        write: job.write,
+        errors: job.errors,
+        verify_errors: job.verify_errors,
+        runtime,
+        error_log: job.error_log,
+    })
+}
+
+fn pin(cpu: usize) -> Result<(), String> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu)
+        .map_err(|e| format!("CPU {cpu} is out of range: {e}"))?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).map_err(|e| {
+        format!(
+            "cannot pin to CPU {cpu}: {e}; pick CPUs from `nproc`/taskset -p $$ with --cpus or -c"
+        )
+    })
+}
+
+impl Job<'_> {
+    #[inline]
+    fn now(&self) -> u64 {
+        u64::try_from(self.clock.now().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn log_error(&mut self, msg: String) {
+        if self.error_log.len() < ERROR_LOG_MAX {
+            log::error!("job{}: {msg}", self.spec.index);
+            self.error_log.push(msg);
+        }
+    }
+
+    /// The queue pair attaches when management polls; wait for it (10 s bound).
+    fn wait_live(&mut self) -> Result<(), PerfError> {
+        let start = self.now();
+        while !self.qp.is_live() {
+            self.qp.poll(1, |_| {});
+            if self.now() - start > 10_000_000_000 {
+                return Err(PerfError::Job {
+                    job: self.spec.index,
+                    reason: "queue pair did not attach within 10 s".into(),
+                });
+            }
+            std::thread::yield_now();
+        }
+        Ok(())
+    }
+
+    fn publish(&self, now: u64) {
+        let s = &self.shared;
+        s.ios.store(self.total_ios, Ordering::Relaxed);
+        s.bytes.store(self.total_bytes, Ordering::Relaxed);
+        s.errors.store(self.errors, Ordering::Relaxed);
+        s.verify_errors.store(self.verify_errors, Ordering::Relaxed);
+        s.last_done_ns.store(now, Ordering::Release);
+    }
+
+    /// The next I/O of `phase`, or `None` when the phase has issued everything.
+    fn next_op(&mut self, phase: Phase) -> Option<(u64, Op)> {
+        match phase {
+            Phase::Prefill => {
+                let u = self.seq_next;
+                self.seq_next += 1;
+                (u < self.spec.units).then_some((u, Op::Write))
+            }
+            Phase::Readback => loop {
+                let u = self.seq_next;
+                if u >= self.spec.units {
+                    return None;
+                }
+                self.seq_next += 1;
+                if self
+                    .gens
+                    .get(u as usize)
+                    .is_some_and(|&g| g != 0 && g != u64::MAX)
+                {
+                    return Some((u, Op::Read));
+                }
+            },
+            Phase::Main => {
+                if let Some(limit) = self.spec.io_limit {
+                    if self.issued_bytes >= limit {
+                        return None;
+                    }
+                }
+                let op = match self.spec.read_pct {
+                    100 => Op::Read,
+                    0 => Op::Write,
+                    pct if (self.rng.below(100) as u8) < pct => Op::Read,
+                    _ => Op::Write,
+                };
+                let mut u = self.offsets.next(&mut self.rng);
+                if !self.busy.is_empty() {
+                    // Never two I/Os on one unit at once: their order is undefined.
+                    let mut tries = 0;
+                    while self.busy[u as usize] {
+                        u = if u + 1 >= self.spec.units { 0 } else { u + 1 };
+                        tries += 1;
+                        if tries > self.spec.units {
+                            return None;
+                        }
+                    }
+                }
+                Some((u, op))
+            }
+        }
+    }
+
+    /// Prepares slot `i` for (unit, op) and submits it.
+    fn start(&mut self, i: usize, unit: u64, op: Op, now: u64) {
+        let kind = self.spec.verify;
+        let slot = &mut self.slots[i];
+        slot.unit = unit;
+        slot.op = op;
+        slot.t0 = now;
+        if kind.is_some() {
+            let lba = self.spec.start_lba + unit * self.lba_per_unit;
+            match op {
+                Op::Write => {
+                    slot.generation = self.next_gen;
+                    self.next_gen += 1;
+                    verify::fill(
+                        &mut self.scratch,
+                        lba,
+                        slot.generation,
+                        self.spec.index as u32,
+                    );
+                    let _ = slot.buf.write_at(0, &self.scratch);
+                }
+                // Stale buffer contents must not pass for the data read.
+                Op::Read => {
+                    let _ = slot.buf.write_at(0, &[0u8; verify::HEADER_LEN]);
+                }
+            }
+            self.busy[unit as usize] = true;
+        }
+        self.submit(i);
+    }
+
+    fn submit(&mut self, i: usize) {
+        let slot = &self.slots[i];
+        let lba = self.spec.start_lba + slot.unit * self.lba_per_unit;
+        let sgl = std::slice::from_ref(&slot.sge);
+        let r = match slot.op {
+            Op::Read => self.qp.submit_read(&self.ns, lba, self.nlb, sgl, i as u64),
+            Op::Write => self.qp.submit_write(&self.ns, lba, self.nlb, sgl, i as u64),
+        };
+        match r {
+            Ok(()) => self.issued_bytes += u64::from(self.spec.bs),
+            Err(IoSubmitError::QueueFull | IoSubmitError::Busy) => self.retry.push(i),
+            Err(e) => {
+                self.errors += 1;
+                self.log_error(format!("submit at LBA {lba} refused: {e}"));
+                self.release(i);
+            }
+        }
+    }
+
+    fn release(&mut self, i: usize) {
+        if !self.busy.is_empty() {
+            self.busy[self.slots[i].unit as usize] = false;
+        }
+        self.free.push(i);
+    }
+
+    fn complete(&mut self, c: IoCompletion, now: u64, phase: Phase) {
+        let i = c.ctx as usize;
+        let Some(slot) = self.slots.get(i) else {
+            self.errors += 1;
+            self.log_error(format!("completion for unknown context {}", c.ctx));
+            return;
+        };
+        let (unit, op, generation, t0) = (slot.unit, slot.op, slot.generation, slot.t0);
+        let bytes = u64::from(self.spec.bs);
+        let lba = self.spec.start_lba + unit * self.lba_per_unit;
+        if !c.status.is_success() {
+            self.errors += 1;
+            self.log_error(format!("{op:?} at LBA {lba} failed: status {:?}", c.status));
+            if op == Op::Write && !self.gens.is_empty() {
+                self.gens[unit as usize] = u64::MAX;
+            }
+            self.release(i);
+            return;
+        }
+        self.total_ios += 1;
+        self.total_bytes += bytes;
+        if phase == Phase::Main && self.recording {
+            let lat = now.saturating_sub(t0);
+            match op {
+                Op::Read => self.read.record(lat, bytes),
+                Op::Write => self.write.record(lat, bytes),
+            }
+        }
+        if let Some(kind) = self.spec.verify {
+            match op {
+                Op::Write => self.gens[unit as usize] = generation,
+                Op::Read => {
+                    let want = self.gens[unit as usize];
+                    if want != 0 && want != u64::MAX {
+                        let _ = self.slots[i].buf.read_at(0, &mut self.scratch);
+                        if let Err(m) = verify::check(&self.scratch, lba, want, kind) {
+                            self.verify_errors += 1;
+                            self.log_error(format!("verify of LBA {lba}: {m}"));
+                        }
+                    }
+                }
+            }
+        }
+        self.release(i);
+    }
+
+    /// Runs one phase to its end; returns the measured time (Main only).
+    fn phase(&mut self, phase: Phase) -> Duration {
+        let start = self.now();
+        let ramp_end = start + dur_ns(self.spec.ramp);
+        self.recording = phase == Phase::Main && self.spec.ramp.is_zero();
+        self.measure_start = start;
+        let mut end = match (phase, self.spec.runtime) {
+            (Phase::Main, Some(rt)) => ramp_end.saturating_add(dur_ns(rt)),
+            _ => u64::MAX,
+        };
+        let mut exhausted = false;
+        let mut exhausted_at = 0;
+        while let Some(i) = self.free.pop() {
+            match self.next_op(phase) {
+                Some((u, op)) => self.start(i, u, op, start),
+                None => {
+                    self.free.push(i);
+                    exhausted = true;
+                    exhausted_at = start;
+                    break;
+                }
+            }
+        }
+        let depth = self.slots.len();
+        let mut idle = 0u32;
+        loop {
+            if exhausted && self.free.len() == depth {
+                break;
+            }
+            let done = &mut self.done;
+            self.qp.poll(depth as u32, |c| done.push(c));
+            let got = !self.done.is_empty();
+            if !got {
+                idle = idle.wrapping_add(1);
+                if idle % 1024 != 0 && self.retry.is_empty() {
+                    continue;
+                }
+            }
+            let now = self.now();
+            let mut batch = std::mem::take(&mut self.done);
+            for c in batch.drain(..) {
+                self.complete(c, now, phase);
+            }
+            self.done = batch;
+            if phase == Phase::Main && !self.recording && now >= ramp_end {
+                self.read.reset();
+                self.write.reset();
+                self.recording = true;
+                self.measure_start = now;
+                if let Some(rt) = self.spec.runtime {
+                    end = now.saturating_add(dur_ns(rt));
+                }
+            }
+            if !exhausted && (now >= end || self.shared.stop.load(Ordering::Relaxed)) {
+                exhausted = true;
+                exhausted_at = now;
+            }
+            while let Some(i) = self.retry.pop() {
+                if exhausted {
+                    self.release(i);
+                    continue;
+                }
+                self.submit(i);
+                if self.retry.last() == Some(&i) {
+                    break;
+                }
+            }
+            if !exhausted {
+                while let Some(i) = self.free.pop() {
+                    match self.next_op(phase) {
+                        Some((u, op)) => self.start(i, u, op, now),
+                        None => {
+                            self.free.push(i);
+                            exhausted = true;
+                            exhausted_at = now;
+                            break;
+                        }
+                    }
+                }
+            } else if now.saturating_sub(exhausted_at) > dur_ns(self.spec.drain_timeout) {
+                let left = depth - self.free.len();
+                self.errors += left as u64;
+                self.log_error(format!(
+                    "{left} I/Os still outstanding {:?} after the end of the run",
+                    self.spec.drain_timeout
+                ));
+                break;
+            }
+            if got {
+                self.publish(now);
+            }
+        }
+        let stop = if exhausted_at > 0 {
+            exhausted_at
+        } else {
+            self.now()
+        };
+        Duration::from_nanos(stop.saturating_sub(self.measure_start))
+    }
+}
+
+fn dur_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
