@@ -2,6 +2,7 @@
 //! LLDD with no HBA ([`fcloop`]), after Linux nvmet-fc and nvme-fcloop.
 
 pub mod clock;
+pub mod fabric;
 pub mod fcloop;
 pub mod host_memory;
 pub mod target;
