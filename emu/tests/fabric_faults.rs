@@ -8,7 +8,7 @@ mod fabric_util;
 use std::time::Duration;
 
 use fabric_util::{fabric, Host, FABRIC_CTRL_DID};
-use ufc_emu::fabric::{FabricConfig, FabricError, PortEvent};
+use ufc_emu::fabric::{FabricConfig, FabricError, FrameDirection, PortEvent};
 use ufc_hba::fc::els::els_cmd;
 use ufc_hba::fc::header::{fc_type, r_ctl};
 use ufc_hba::fc::rscn::Rscn;
@@ -206,4 +206,81 @@ fn dropped_frames_and_frame_delay() {
     hand.advance(Duration::from_micros(1));
     let acc = h.reply_to(ox).expect("visible once the delay passed");
     assert_eq!(acc.payload[0], els_cmd::LS_ACC);
+}
+
+#[test]
+fn drop_rule_loses_frames_in_either_direction() {
+    let (f, hand) = fabric(FabricConfig::default());
+    let mut h = Host::attach(&f, 0);
+    h.flogi();
+    h.plogi(TARGET_ID);
+    // Lose the target's PRLI ACC on its way to the host.
+    f.drop_frames_if(|dir, fr| {
+        dir == FrameDirection::ToHost
+            && fr.header.r_ctl == r_ctl::ELS_REP
+            && fr.header.s_id() == TARGET_ID
+    });
+    let ox = h.send(
+        r_ctl::ELS_REQ,
+        fc_type::ELS,
+        TARGET_ID,
+        ufc_hba::fc::prli::NvmePrli::request(ufc_hba::fc::prli::nvme_sp::INITIATOR).as_bytes(),
+    );
+    assert!(h.reply_to(ox).is_none());
+    // The target did accept it: the host would retry, the target sees a re-PRLI.
+    assert!(f.nvme_logged_in(h.id, TARGET_ID));
+    assert_eq!(f.stats().dropped_fault, 1);
+    // Lose everything the host sends.
+    f.drop_frames_if(|dir, _| dir == FrameDirection::FromHost);
+    let ox = h.send(
+        r_ctl::ELS_REQ,
+        fc_type::ELS,
+        TARGET_ID,
+        &h.login_payload(els_cmd::PLOGI),
+    );
+    assert!(h.reply_to(ox).is_none());
+    assert_eq!(f.stats().dropped_fault, 2);
+    f.clear_drop_rule();
+    assert_eq!(h.nvme_prli(TARGET_ID).payload[0], els_cmd::LS_ACC);
+    // Runtime frame delay.
+    f.set_frame_delay(Duration::from_millis(2));
+    let ox = h.send(
+        r_ctl::ELS_REQ,
+        fc_type::ELS,
+        TARGET_ID,
+        &h.login_payload(els_cmd::PLOGI),
+    );
+    assert!(h.reply_to(ox).is_none());
+    hand.advance(Duration::from_millis(2));
+    assert!(h.reply_to(ox).is_some());
+}
+
+#[test]
+fn frames_between_host_ports_are_forwarded() {
+    let mut cfg = FabricConfig::default();
+    let mut h2 = cfg.host_ports[0];
+    h2.addr.wwpn.0 += 1;
+    cfg.host_ports.push(h2);
+    let (f, _hand) = fabric(cfg);
+    let mut a = Host::attach(&f, 0);
+    let mut b = Host::attach(&f, 1);
+    a.flogi();
+    b.flogi();
+    let ox = a.send(
+        r_ctl::ELS_REQ,
+        fc_type::ELS,
+        b.id,
+        &a.login_payload(els_cmd::PLOGI),
+    );
+    let got = b.take_els(els_cmd::PLOGI);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].header.s_id(), got[0].header.ox_id.get()),
+        (a.id, ox)
+    );
+    assert_eq!(
+        f.stats().frames_to_hosts,
+        3,
+        "two FLOGI ACCs and the forwarded PLOGI"
+    );
 }

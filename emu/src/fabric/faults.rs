@@ -6,7 +6,9 @@ use ufc_transport::wwn::Wwn;
 
 use crate::fabric::event::PortEvent;
 use crate::fabric::services;
-use crate::fabric::switch::Fabric;
+use ufc_hba::fc::frame::Frame;
+
+use crate::fabric::switch::{Fabric, FrameDirection};
 use crate::fabric::FabricError;
 
 impl Fabric {
@@ -146,6 +148,28 @@ impl Fabric {
     /// as `dropped_fault`): the sender's exchange times out.
     pub fn drop_next_frames(&self, n: u32) {
         self.state().drop_next = n;
+    }
+
+    /// Every frame `rule` returns true for is lost (counted as `dropped_fault`),
+    /// in either direction: frames hosts send, and frames queued for hosts
+    /// (replies, RSCN, target-initiated requests). The rule runs under the
+    /// fabric's lock: it must not call back into the fabric.
+    pub fn drop_frames_if(
+        &self,
+        rule: impl FnMut(FrameDirection, &Frame) -> bool + Send + 'static,
+    ) {
+        self.state().drop_rule = Some(Box::new(rule));
+    }
+
+    /// Removes the [`Fabric::drop_frames_if`] rule.
+    pub fn clear_drop_rule(&self) {
+        self.state().drop_rule = None;
+    }
+
+    /// Frames queued for host ports from now on become visible `delay` later on
+    /// the fabric clock (initially the configured `frame_delay`).
+    pub fn set_frame_delay(&self, delay: std::time::Duration) {
+        self.state().frame_delay = delay;
     }
 
     fn with_target(

@@ -50,7 +50,7 @@ pub use event::PortEvent;
 pub use host_port::HostPort;
 pub use pcap::PcapWriter;
 pub use stats::FabricStats;
-pub use switch::Fabric;
+pub use switch::{Fabric, FrameDirection};
 pub use ufc_hba::fc::frame::Frame;
 
 /// Well-known address of the F_Port login server (FLOGI).

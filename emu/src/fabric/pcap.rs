@@ -5,15 +5,20 @@
 //! a manual clock is byte-for-byte reproducible.
 //!
 //! Link type [`LINKTYPE_FC_2`]: each record is an FC-2 frame starting with its
-//! 24-byte frame header, without SOF/EOF delimiters or CRC; Wireshark dissects it
-//! as `fc` and hands ELS, CT (name server) and FC-NVMe payloads to their
-//! dissectors.
+//! 24-byte frame header, without SOF/EOF delimiters or CRC
+//! ([`ufc_hba::fc::frame::Frame::to_bytes`]); Wireshark dissects it as `fc` and
+//! hands ELS and CT (name server) payloads to their dissectors (Wireshark 4.0
+//! shows FC-NVMe LSs as "Link Data").
+//!
+//! `ufc_hba::fc::pcap` has the same headers with microsecond timestamps; this
+//! writer adds nanosecond timestamps (manual clocks step in ns) and the snaplen
+//! cut.
 
 use std::io::{self, Write};
 use std::time::Duration;
 
-/// tcpdump.org LINKTYPE_FC_2: FC-2 frames beginning with the frame header.
-pub const LINKTYPE_FC_2: u32 = 224;
+/// tcpdump.org LINKTYPE_FC_2 (224): FC-2 frames beginning with the frame header.
+pub use ufc_hba::fc::pcap::LINKTYPE_FC_2;
 /// Magic of a little-endian file with nanosecond timestamps.
 pub const PCAP_MAGIC_NS: u32 = 0xa1b2_3c4d;
 /// Default snapshot length: the largest FC frame (24-byte header + 2112-byte

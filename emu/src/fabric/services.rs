@@ -65,7 +65,6 @@ pub(crate) fn login_server(
             };
             // FLOGI while logged in is an implicit logout first (FC-LS).
             st.implicit_logout(now, i);
-            st.ports[i].addr = names;
             st.ports[i].logged_in = true;
             st.ns.login(id, names);
             let acc = wire::flogi_acc(cfg);

@@ -57,6 +57,18 @@ pub(crate) struct FPort {
     pub(crate) attached: Attached,
 }
 
+/// A frame-loss rule: true drops the frame.
+pub(crate) type DropRule = Box<dyn FnMut(FrameDirection, &Frame) -> bool + Send>;
+
+/// Which way a frame is crossing the fabric, as a drop rule sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameDirection {
+    /// Sent by a host port into the fabric.
+    FromHost,
+    /// About to be queued for a host port (replies, RSCN, target requests).
+    ToHost,
+}
+
 /// Everything behind the fabric's lock.
 pub(crate) struct SwitchState {
     pub(crate) ports: Vec<FPort>,
@@ -67,8 +79,9 @@ pub(crate) struct SwitchState {
     pub(crate) scr: BTreeMap<u32, u8>,
     next_xid: u16,
     pub(crate) drop_next: u32,
+    pub(crate) drop_rule: Option<DropRule>,
     pub(crate) stats: FabricStats,
-    frame_delay: Duration,
+    pub(crate) frame_delay: Duration,
     pcap: Option<PcapWriter<Box<dyn Write + Send>>>,
     pcap_error: Option<std::io::Error>,
 }
@@ -79,6 +92,7 @@ impl std::fmt::Debug for SwitchState {
             .field("ports", &self.ports.len())
             .field("stats", &self.stats)
             .field("pcap", &self.pcap.is_some())
+            .field("drop_rule", &self.drop_rule.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -122,6 +136,14 @@ impl SwitchState {
     /// Queues `frame` for host F_Port `i` whatever its D_ID (the answer to a
     /// FLOGI goes out before, or without, an address).
     pub(crate) fn deliver_to_port(&mut self, now: Duration, i: usize, frame: Frame) {
+        if self
+            .drop_rule
+            .as_mut()
+            .is_some_and(|r| r(FrameDirection::ToHost, &frame))
+        {
+            self.stats.dropped_fault += 1;
+            return;
+        }
         let delay = self.frame_delay;
         match self.host_mut(i) {
             Some(h) if h.link_up => {
@@ -230,6 +252,7 @@ impl Fabric {
                 scr: BTreeMap::new(),
                 next_xid: 0,
                 drop_next: 0,
+                drop_rule: None,
                 stats: FabricStats::default(),
                 frame_delay: config.frame_delay,
                 pcap: None,
@@ -406,6 +429,14 @@ impl Fabric {
         st.capture(now, &frame);
         if st.drop_next > 0 {
             st.drop_next -= 1;
+            st.stats.dropped_fault += 1;
+            return Ok(());
+        }
+        if st
+            .drop_rule
+            .as_mut()
+            .is_some_and(|r| r(FrameDirection::FromHost, &frame))
+        {
             st.stats.dropped_fault += 1;
             return Ok(());
         }
