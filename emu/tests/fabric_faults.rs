@@ -284,3 +284,24 @@ fn frames_between_host_ports_are_forwarded() {
         "two FLOGI ACCs and the forwarded PLOGI"
     );
 }
+
+#[test]
+fn a_host_port_added_at_run_time_logs_in() {
+    let (f, _hand) = fabric(FabricConfig::default());
+    let addr = ufc_transport::wwn::FcAddr {
+        wwnn: ufc_transport::wwn::Wwn(0x2000_0090_fa00_0099),
+        wwpn: ufc_transport::wwn::Wwn(0x1000_0090_fa00_0099),
+    };
+    f.add_host_port(addr).unwrap();
+    assert!(matches!(
+        f.add_host_port(addr),
+        Err(FabricError::Duplicate(_))
+    ));
+    let mut h = Host::new(f.attach(addr.wwpn).unwrap());
+    h.flogi();
+    assert_eq!(
+        h.id, 0x01_0102,
+        "after the configured host (0x010100) and target (0x010101)"
+    );
+    assert_eq!(h.plogi(TARGET_ID).payload[0], els_cmd::LS_ACC);
+}

@@ -337,6 +337,7 @@ fn port_id(key: String, raw: &RawInt) -> Result<u32, ConfigError> {
             format!("{v:#x} is not an N_Port ID: use 0x000001..=0xFFFFEF"),
         ));
     }
+    // Below 0xFFFFF0, so it fits 24 bits.
     Ok(v as u32)
 }
 
@@ -544,10 +545,13 @@ impl FabricConfig {
         Ok(())
     }
 
-    /// The N_Port ID F_Port `index` hands out when nothing else is configured.
+    /// The N_Port ID F_Port `index` hands out when nothing else is configured
+    /// (saturating at 0xFFFFFF for absurd indices, which callers refuse).
     pub fn default_port_id(&self, index: usize) -> u32 {
-        // validate() bounds the port count to 0xff00, so the sum stays in the area/port bytes.
-        (u32::from(self.domain) << 16) + 0x0100 + index as u32
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        ((u32::from(self.domain) << 16) + 0x0100)
+            .saturating_add(index)
+            .min(0x00ff_ffff)
     }
 }
 

@@ -74,6 +74,12 @@ pub enum FabricError {
         /// The WWPN asked for.
         wwpn: ufc_transport::wwn::Wwn,
     },
+    /// A port with this WWPN is already on the fabric.
+    #[error("fabric: a port with WWPN {0} already exists; WWPNs must be unique")]
+    Duplicate(ufc_transport::wwn::Wwn),
+    /// No N_Port ID is left to hand out.
+    #[error("fabric: no free N_Port ID left in the domain; use fewer ports")]
+    Full,
     /// The host port is already attached.
     #[error("fabric: host port {0} is already attached; drop its HostPort first")]
     AlreadyAttached(ufc_transport::wwn::Wwn),

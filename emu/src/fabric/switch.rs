@@ -10,12 +10,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use ufc_hba::fc::frame::Frame;
 use ufc_transport::wwn::{FcAddr, Wwn};
 
 use crate::clock::Clock;
 use crate::fabric::config::FabricConfig;
-use ufc_hba::fc::frame::Frame;
-
 use crate::fabric::event::PortEvent;
 use crate::fabric::host_port::HostPort;
 use crate::fabric::name_server::NameServer;
@@ -71,6 +70,8 @@ pub enum FrameDirection {
 
 /// Everything behind the fabric's lock.
 pub(crate) struct SwitchState {
+    /// F_Ports by index. Only ever appended to, so an index handed out (to a
+    /// [`HostPort`], or found by a lookup) stays valid for the fabric's life.
     pub(crate) ports: Vec<FPort>,
     pub(crate) ns: NameServer,
     /// N_Port IDs logged in with the name server (PLOGI to 0xFFFFFC).
@@ -292,6 +293,34 @@ impl Fabric {
     /// Counters.
     pub fn stats(&self) -> FabricStats {
         self.state().stats
+    }
+
+    /// Adds a host F_Port for `addr` (beyond those configured), e.g. for a
+    /// device model whose names come from its own configuration. Its N_Port ID is
+    /// the next free one from `domain.01.00 + index`.
+    pub fn add_host_port(&self, addr: FcAddr) -> Result<(), FabricError> {
+        let mut st = self.state();
+        if st.ports.iter().any(|p| p.addr.wwpn == addr.wwpn) {
+            return Err(FabricError::Duplicate(addr.wwpn));
+        }
+        let mut index = st.ports.len();
+        let id = loop {
+            let id = self.config.default_port_id(index);
+            if id >= 0x00ff_fff0 {
+                return Err(FabricError::Full);
+            }
+            if !st.ports.iter().any(|p| p.id == id) {
+                break id;
+            }
+            index += 1;
+        };
+        st.ports.push(FPort {
+            addr,
+            id,
+            logged_in: false,
+            attached: Attached::Host(HostSide::default()),
+        });
+        Ok(())
     }
 
     /// Attaches an N_Port to the host F_Port configured with `wwpn`: the link

@@ -38,7 +38,11 @@ impl Host {
     /// Attaches to the host F_Port configured as `host_ports[index]` and takes the LinkUp.
     pub fn attach(fabric: &Arc<Fabric>, index: usize) -> Host {
         let wwpn = fabric.config().host_ports[index].addr.wwpn;
-        let port = fabric.attach(wwpn).unwrap();
+        Host::new(fabric.attach(wwpn).unwrap())
+    }
+
+    /// Drives an attached port; takes its LinkUp.
+    pub fn new(port: HostPort) -> Host {
         assert!(matches!(port.poll(), Some(PortEvent::LinkUp { .. })));
         Host {
             port,
