@@ -1071,3 +1071,39 @@ fn queue_pairs_on_their_own_threads_with_the_poller_thread() {
         "dropped queue pairs came back"
     );
 }
+
+/// Item 1 of the review: the old registration's `remoteport_delete` must not
+/// wait for associations of the new registration.
+#[test]
+fn seed_reregister_before_zero_two_controllers() {
+    let mut w = World::new(None);
+    let (c1, ns, mut qp) = live_with_qpair(&w, "");
+    let c2 = w.connect("");
+    submit_writes(&mut w, &mut qp, &ns, 0, 4, 0);
+    assert_eq!(w.rstats().act_ctrl_cnt, 2);
+    w.fc.del_remote_port(w.reg(), w.rport).unwrap();
+    w.poll(3); // c2 torn down; c1 waits for its queue pair
+    assert_eq!(w.rstats().act_ctrl_cnt, 1);
+    assert_eq!(w.rstats().deletes_pending, 1);
+    // The same instance registers the port again at once; c2 reconnects.
+    w.fc.add_remote_port(w.reg(), w.lport, TGT_NN, TGT_PN, None)
+        .unwrap();
+    w.poll(30);
+    assert_eq!(c2.state(), CtrlState::Live);
+    assert_eq!(w.rstats().deletes_pending, 1, "c1's teardown still counts");
+    // c1's queue pair answers: the old association ends and is paid for while
+    // c2's association (new registration) stays active.
+    let done = reap(&w, &mut qp, 4, 30);
+    assert_eq!(done.len(), 4);
+    assert!(done.iter().all(|c| c.status.is_success()), "{done:?}");
+    w.poll(30);
+    assert_eq!(c1.state(), CtrlState::Live);
+    assert_eq!(c2.state(), CtrlState::Live);
+    let r = w.rstats();
+    assert_eq!(
+        (r.deletes_pending, r.deletes_issued, r.act_ctrl_cnt),
+        (0, 1, 2),
+        "{r:?}"
+    );
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
+}

@@ -309,7 +309,11 @@ impl<L: Lldd> Transport<L> {
             let mut events = Vec::new();
             for lp in m.reg.lports.values() {
                 let mut insts: Vec<Arc<L>> = Vec::new();
-                for l in lp.lldd.iter().chain(lp.pending_deletes.iter()) {
+                for l in lp
+                    .lldd
+                    .iter()
+                    .chain(lp.pending_deletes.iter().map(|(_, l)| l))
+                {
                     if !insts.iter().any(|i| Arc::ptr_eq(i, l)) {
                         insts.push(Arc::clone(l));
                     }
@@ -557,7 +561,7 @@ impl<L: Lldd> Transport<L> {
                 host_traddr: e.opts.host_traddr,
                 subnqn: e.opts.subnqn.clone(),
                 state: e.state(),
-                assoc_active: e.assoc_active,
+                assoc_active: e.act_mark.is_some(),
                 nr_reconnects: e.nr_reconnects,
                 max_reconnects: e.max_reconnects,
                 association_id: e.assoc.as_ref().map_or(0, |a| a.association_id),

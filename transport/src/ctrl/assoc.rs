@@ -126,12 +126,11 @@ impl<L: Lldd> CtrlEntry<L> {
             self.reconnect_or_delete(ctx, false);
             return;
         };
-        if self.assoc_active {
+        if self.act_mark.is_some() {
             log::error!("{}: association already active (-ENOTUNIQ)", self.name());
             return;
         }
-        self.assoc_active = true;
-        ctx.reg.ctrl_active(self.rport);
+        self.act_mark = ctx.reg.ctrl_active(self.rport);
         self.gen = self.gen.wrapping_add(1);
         let admin_hwq = match lldd.create_queue(self.lport, 0, AQ_DEPTH) {
             Ok(q) => q,
@@ -747,9 +746,8 @@ impl<L: Lldd> CtrlEntry<L> {
 
     /// Clears the active mark and decrements the seed counters (§2.4).
     pub(crate) fn deactivate(&mut self, ctx: &mut Ctx<'_, L>) {
-        if self.assoc_active {
-            self.assoc_active = false;
-            ctx.reg.ctrl_inactive(self.rport, ctx.calls);
+        if let Some(mark) = self.act_mark.take() {
+            ctx.reg.ctrl_inactive(self.rport, mark, ctx.calls);
         }
     }
 }

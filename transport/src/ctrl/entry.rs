@@ -13,7 +13,7 @@ use crate::ctrl::reconnect::{self, GiveUp, Reconnect, ReconnectInput};
 use crate::ctrl::state::{BadTransition, CtrlState, StateMachine};
 use crate::ctrl::CtrlShared;
 use crate::lldd::{IoDir, Lldd, LocalPortId, RemotePortId};
-use crate::port::{DeleteCall, PortState, Registry};
+use crate::port::{ActMark, DeleteCall, PortState, Registry};
 use crate::qpair::link::{Attach, QpairLink, ToMgmt, ToQpair};
 use crate::transport::TransportConfig;
 use crate::wire::{NvmeStatus, Sqe};
@@ -132,7 +132,9 @@ pub(crate) struct CtrlEntry<L: Lldd> {
     pub lport: LocalPortId,
     pub rport: RemotePortId,
     sm: StateMachine,
-    pub assoc_active: bool,
+    /// The seed's `ASSOC_ACTIVE` mark, stamped with the registrations it was
+    /// counted under (§2.4).
+    pub act_mark: Option<ActMark>,
     pub nr_reconnects: u32,
     pub assoc: Option<Box<Assoc<L>>>,
     pub step: Step,
@@ -161,7 +163,7 @@ impl<L: Lldd> CtrlEntry<L> {
             lport,
             rport,
             sm: StateMachine::new(),
-            assoc_active: false,
+            act_mark: None,
             nr_reconnects: 0,
             assoc: None,
             step: Step::Idle,

@@ -9,8 +9,11 @@
 //!
 //! Deviation from Linux (documented in docs/design.md): every unregister owes
 //! exactly one delete callback, even when the same WWNs are registered again
-//! before the old count drained. The registry keeps one pending entry per
-//! unregister and pays all of them when the count reaches zero.
+//! before the old count drained. Each registration is an epoch (the port's
+//! `registrations` at the time); a controller's active mark records the epochs
+//! it was counted under, the counts are kept per epoch, and an unregister's
+//! callback is paid when *its* epoch's count reaches zero — associations of a
+//! later registration do not hold it back.
 
 mod local;
 mod remote;
@@ -33,6 +36,16 @@ pub enum PortState {
     Online,
     /// Unregistered; the object lives on while controllers reference it.
     Deleted,
+}
+
+/// The registrations a controller's association was counted under (§2.4
+/// `ASSOC_ACTIVE`, stamped with the registration epochs of both ports).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ActMark {
+    /// `RemotePort::registrations` when the controller became active.
+    pub rport_epoch: u64,
+    /// `LocalPort::registrations` when the controller became active.
+    pub lport_epoch: u64,
 }
 
 /// A delete callback to make once the management lock is released.
@@ -121,6 +134,58 @@ fn check_limits(info: &PortInfo, l: &Limits) -> Result<(), TransportError> {
     })
 }
 
+/// Count for `key` in a small per-epoch table.
+fn epoch_count<K: PartialEq>(t: &[(K, u32)], key: K) -> u32 {
+    t.iter().find(|(k, _)| *k == key).map_or(0, |(_, n)| *n)
+}
+
+/// Controllers counted under remote-port registration `epoch`.
+fn rport_epoch_count(t: &[(ActMark, u32)], epoch: u64) -> u32 {
+    t.iter()
+        .filter(|(m, _)| m.rport_epoch == epoch)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// Controllers counted under local-port registration `epoch`.
+fn lport_epoch_count(t: &[(ActMark, u32)], epoch: u64) -> u32 {
+    t.iter()
+        .filter(|(m, _)| m.lport_epoch == epoch)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+fn bump<K: PartialEq>(t: &mut Vec<(K, u32)>, key: K) {
+    match t.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, n)) => *n += 1,
+        None => t.push((key, 1)),
+    }
+}
+
+/// Decrements `key`; false (and no change) if it was not counted.
+fn unbump<K: PartialEq>(t: &mut Vec<(K, u32)>, key: K) -> bool {
+    let Some(i) = t.iter().position(|(k, _)| *k == key) else {
+        return false;
+    };
+    t[i].1 -= 1;
+    if t[i].1 == 0 {
+        t.swap_remove(i);
+    }
+    true
+}
+
+/// Hands every pending delete of `epoch` to `f`.
+fn pay<L>(pending: &mut Vec<(u64, Arc<L>)>, epoch: u64, mut f: impl FnMut(Arc<L>)) {
+    let mut i = 0;
+    while i < pending.len() {
+        if pending[i].0 == epoch {
+            f(pending.remove(i).1);
+        } else {
+            i += 1;
+        }
+    }
+}
+
 impl<L: Lldd> Registry<L> {
     /// `nvme_fc_register_localport`: a DELETED port with the same WWNs is revived
     /// with the new LLDD instance (§2.6); an ONLINE one is refused.
@@ -165,6 +230,7 @@ impl<L: Lldd> Registry<L> {
                 limits,
                 lldd: Some(lldd),
                 act_rport_cnt: 0,
+                act_by_epoch: Vec::new(),
                 pending_deletes: Vec::new(),
                 deletes_issued: 0,
                 registrations: 1,
@@ -195,11 +261,12 @@ impl<L: Lldd> Registry<L> {
             }
         };
         lp.state = PortState::Deleted;
-        if lp.act_rport_cnt == 0 {
+        let epoch = lp.registrations;
+        if epoch_count(&lp.act_by_epoch, epoch) == 0 {
             lp.deletes_issued += 1;
             calls.push(DeleteCall::Local(lldd, id));
         } else {
-            lp.pending_deletes.push(lldd);
+            lp.pending_deletes.push((epoch, lldd));
         }
         Ok(())
     }
@@ -264,6 +331,7 @@ impl<L: Lldd> Registry<L> {
                 token: info.lldd_token,
                 lldd: Some(lldd),
                 act_ctrl_cnt: 0,
+                act_by_mark: Vec::new(),
                 pending_deletes: Vec::new(),
                 deletes_issued: 0,
                 registrations: 1,
@@ -298,11 +366,12 @@ impl<L: Lldd> Registry<L> {
         };
         rp.state = PortState::Deleted;
         rp.dev_loss_end = Some(now + rp.dev_loss_tmo);
-        if rp.act_ctrl_cnt == 0 {
+        let epoch = rp.registrations;
+        if rport_epoch_count(&rp.act_by_mark, epoch) == 0 {
             rp.deletes_issued += 1;
             calls.push(DeleteCall::Remote(lldd, id));
         } else {
-            rp.pending_deletes.push(lldd);
+            rp.pending_deletes.push((epoch, lldd));
         }
         Ok(())
     }
@@ -324,51 +393,82 @@ impl<L: Lldd> Registry<L> {
     }
 
     /// `nvme_fc_ctlr_active_on_rport`, counting part: the caller has checked
-    /// that the port is ONLINE and set the controller's active mark.
-    pub fn ctrl_active(&mut self, id: RemotePortId) {
+    /// that the port is ONLINE. Returns the mark the controller keeps until
+    /// [`Registry::ctrl_inactive`]; `None` for an unknown port (nothing counted).
+    pub fn ctrl_active(&mut self, id: RemotePortId) -> Option<ActMark> {
         let Some(rp) = self.rports.get_mut(&id) else {
             log::error!("active-association count for unknown remote port {id:?}");
-            return;
+            return None;
         };
+        let lp = self.lports.get_mut(&rp.lport);
+        let mark = ActMark {
+            rport_epoch: rp.registrations,
+            lport_epoch: lp.as_ref().map_or(0, |l| l.registrations),
+        };
+        let first_for_lport_epoch = lport_epoch_count(&rp.act_by_mark, mark.lport_epoch) == 0;
+        bump(&mut rp.act_by_mark, mark);
         rp.act_ctrl_cnt += 1;
-        if rp.act_ctrl_cnt == 1 {
-            if let Some(lp) = self.lports.get_mut(&rp.lport) {
+        if let Some(lp) = lp {
+            if rp.act_ctrl_cnt == 1 {
                 lp.act_rport_cnt += 1;
             }
+            if first_for_lport_epoch {
+                bump(&mut lp.act_by_epoch, mark.lport_epoch);
+            }
         }
+        Some(mark)
     }
 
     /// `nvme_fc_ctlr_inactive_on_rport`: the caller has cleared the controller's
-    /// active mark. Pays every delete callback owed once a count reaches zero.
-    pub fn ctrl_inactive(&mut self, id: RemotePortId, calls: &mut Vec<DeleteCall<L>>) {
+    /// active mark. Pays the delete callbacks of the registrations whose count
+    /// reaches zero.
+    pub fn ctrl_inactive(
+        &mut self,
+        id: RemotePortId,
+        mark: ActMark,
+        calls: &mut Vec<DeleteCall<L>>,
+    ) {
         let Some(rp) = self.rports.get_mut(&id) else {
             log::error!("inactive-association count for unknown remote port {id:?}");
             return;
         };
-        if rp.act_ctrl_cnt == 0 {
-            log::error!("remote port {id:?}: act_ctrl_cnt underflow refused");
+        if rp.act_ctrl_cnt == 0 || !unbump(&mut rp.act_by_mark, mark) {
+            log::error!("remote port {id:?}: act_ctrl_cnt underflow for {mark:?} refused");
             return;
         }
         rp.act_ctrl_cnt -= 1;
-        if rp.act_ctrl_cnt != 0 {
-            return;
+        if rport_epoch_count(&rp.act_by_mark, mark.rport_epoch) == 0 {
+            pay(&mut rp.pending_deletes, mark.rport_epoch, |lldd| {
+                rp.deletes_issued += 1;
+                calls.push(DeleteCall::Remote(lldd, id));
+            });
         }
-        for lldd in rp.pending_deletes.drain(..) {
-            rp.deletes_issued += 1;
-            calls.push(DeleteCall::Remote(lldd, id));
-        }
+        let rport_idle = rp.act_ctrl_cnt == 0;
+        let lport_epoch_idle = lport_epoch_count(&rp.act_by_mark, mark.lport_epoch) == 0;
         let Some(lp) = self.lports.get_mut(&rp.lport) else {
             return;
         };
-        if lp.act_rport_cnt == 0 {
-            log::error!("local port {:?}: act_rport_cnt underflow refused", lp.id);
-            return;
+        if rport_idle {
+            if lp.act_rport_cnt == 0 {
+                log::error!("local port {:?}: act_rport_cnt underflow refused", lp.id);
+            } else {
+                lp.act_rport_cnt -= 1;
+            }
         }
-        lp.act_rport_cnt -= 1;
-        if lp.act_rport_cnt == 0 {
-            for lldd in lp.pending_deletes.drain(..) {
-                lp.deletes_issued += 1;
-                calls.push(DeleteCall::Local(lldd, lp.id));
+        if lport_epoch_idle {
+            if !unbump(&mut lp.act_by_epoch, mark.lport_epoch) {
+                log::error!(
+                    "local port {:?}: epoch {} count underflow refused",
+                    lp.id,
+                    mark.lport_epoch
+                );
+            }
+            if epoch_count(&lp.act_by_epoch, mark.lport_epoch) == 0 {
+                let lid = lp.id;
+                pay(&mut lp.pending_deletes, mark.lport_epoch, |lldd| {
+                    lp.deletes_issued += 1;
+                    calls.push(DeleteCall::Local(lldd, lid));
+                });
             }
         }
     }
@@ -518,9 +618,9 @@ pub(crate) mod tests {
         let lp = reg.register_local(&info(1, 1), lldd.clone()).unwrap();
         let (r1, _) = reg.register_remote(lp, &info(2, 2)).unwrap();
         let (r2, _) = reg.register_remote(lp, &info(3, 3)).unwrap();
-        reg.ctrl_active(r1);
-        reg.ctrl_active(r1);
-        reg.ctrl_active(r2);
+        let m1 = reg.ctrl_active(r1).unwrap();
+        let m1b = reg.ctrl_active(r1).unwrap();
+        let m2 = reg.ctrl_active(r2).unwrap();
         assert_eq!(reg.rports[&r1].act_ctrl_cnt, 2);
         assert_eq!(reg.lports[&lp].act_rport_cnt, 2);
         reg.unregister_remote(r1, Duration::from_secs(5), &mut calls)
@@ -530,13 +630,13 @@ pub(crate) mod tests {
         reg.unregister_local(lp, &mut calls).unwrap();
         assert!(calls.is_empty());
         assert_eq!(reg.rports[&r1].dev_loss_end, Some(Duration::from_secs(65)));
-        reg.ctrl_inactive(r1, &mut calls);
+        reg.ctrl_inactive(r1, m1, &mut calls);
         assert!(calls.is_empty(), "one controller of r1 is still active");
-        reg.ctrl_inactive(r1, &mut calls);
+        reg.ctrl_inactive(r1, m1b, &mut calls);
         run(&mut calls);
         assert_eq!(log(&lldd), vec![format!("R{}", r1.0)]);
         assert_eq!(reg.lports[&lp].act_rport_cnt, 1);
-        reg.ctrl_inactive(r2, &mut calls);
+        reg.ctrl_inactive(r2, m2, &mut calls);
         run(&mut calls);
         assert_eq!(
             log(&lldd),
@@ -547,7 +647,7 @@ pub(crate) mod tests {
             ]
         );
         // Underflow is refused, not wrapped.
-        reg.ctrl_inactive(r2, &mut calls);
+        reg.ctrl_inactive(r2, m2, &mut calls);
         assert!(calls.is_empty());
         assert_eq!(reg.rports[&r2].act_ctrl_cnt, 0);
     }
@@ -640,7 +740,7 @@ pub(crate) mod tests {
         let mut calls = Vec::new();
         let lp = reg.register_local(&info(1, 1), old.clone()).unwrap();
         let (rp, _) = reg.register_remote(lp, &info(2, 2)).unwrap();
-        reg.ctrl_active(rp);
+        let m = reg.ctrl_active(rp).unwrap();
         reg.unregister_remote(rp, Duration::ZERO, &mut calls)
             .unwrap();
         reg.unregister_local(lp, &mut calls).unwrap();
@@ -648,7 +748,7 @@ pub(crate) mod tests {
         // The new LLDD instance comes back before the old association ended.
         reg.register_local(&info(1, 1), new.clone()).unwrap();
         reg.register_remote(lp, &info(2, 2)).unwrap();
-        reg.ctrl_inactive(rp, &mut calls);
+        reg.ctrl_inactive(rp, m, &mut calls);
         run(&mut calls);
         // Linux would issue nothing here (state is ONLINE again); we pay the old
         // registration's callbacks to the old instance, exactly once each.
@@ -656,8 +756,8 @@ pub(crate) mod tests {
         assert!(log(&new).is_empty());
         assert_eq!(reg.rports[&rp].deletes_issued, 1);
         // The new registration gets its own callback at its own unregister.
-        reg.ctrl_active(rp);
-        reg.ctrl_inactive(rp, &mut calls);
+        let m = reg.ctrl_active(rp).unwrap();
+        reg.ctrl_inactive(rp, m, &mut calls);
         assert!(calls.is_empty());
         reg.unregister_remote(rp, Duration::ZERO, &mut calls)
             .unwrap();
@@ -665,5 +765,43 @@ pub(crate) mod tests {
         run(&mut calls);
         assert_eq!(log(&new).len(), 2);
         assert_eq!(log(&old).len(), 2);
+    }
+
+    #[test]
+    fn old_registration_is_paid_while_a_new_association_is_active() {
+        let old = Arc::new(RecLldd::default());
+        let new = Arc::new(RecLldd::default());
+        let mut reg = Registry::default();
+        let mut calls = Vec::new();
+        let lp = reg.register_local(&info(1, 1), old.clone()).unwrap();
+        let (rp, _) = reg.register_remote(lp, &info(2, 2)).unwrap();
+        let c1 = reg.ctrl_active(rp).unwrap();
+        reg.unregister_remote(rp, Duration::ZERO, &mut calls)
+            .unwrap();
+        reg.unregister_local(lp, &mut calls).unwrap();
+        reg.register_local(&info(1, 1), new.clone()).unwrap();
+        reg.register_remote(lp, &info(2, 2)).unwrap();
+        // c2 connects on the new registrations before c1's teardown ends.
+        let c2 = reg.ctrl_active(rp).unwrap();
+        assert_ne!(c1, c2);
+        assert_eq!(reg.rports[&rp].act_ctrl_cnt, 2);
+        assert_eq!(reg.lports[&lp].act_rport_cnt, 1);
+        reg.ctrl_inactive(rp, c1, &mut calls);
+        run(&mut calls);
+        assert_eq!(log(&old), vec![format!("R{}", rp.0), format!("L{}", lp.0)]);
+        assert_eq!(reg.rports[&rp].pending_deletes.len(), 0);
+        assert_eq!(reg.lports[&lp].pending_deletes.len(), 0);
+        assert_eq!(reg.rports[&rp].act_ctrl_cnt, 1, "c2 still counted");
+        assert_eq!(reg.lports[&lp].act_rport_cnt, 1);
+        // The new registration's callbacks wait for c2.
+        reg.unregister_remote(rp, Duration::ZERO, &mut calls)
+            .unwrap();
+        reg.unregister_local(lp, &mut calls).unwrap();
+        assert!(calls.is_empty());
+        reg.ctrl_inactive(rp, c2, &mut calls);
+        run(&mut calls);
+        assert_eq!(log(&new), vec![format!("R{}", rp.0), format!("L{}", lp.0)]);
+        assert_eq!(log(&old).len(), 2);
+        assert_eq!(reg.lports[&lp].act_rport_cnt, 0);
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::lldd::{LlddRport, LocalPortId, PortRoles, RemotePortId};
-use crate::port::PortState;
+use crate::port::{ActMark, PortState};
 use crate::wwn::Wwn;
 
 /// `NVME_FC_DEFAULT_DEV_LOSS_TMO`.
@@ -28,13 +28,20 @@ pub(crate) struct RemotePort<L> {
     pub token: LlddRport,
     /// The LLDD instance that registered it; `None` once unregistered.
     pub lldd: Option<Arc<L>>,
-    /// Controllers whose association is being created or is live (§2.4).
+    /// Controllers whose association is being created or is live (§2.4): the
+    /// sum of the counts in `act_by_mark`.
     pub act_ctrl_cnt: u32,
-    /// One entry per unregister whose `remoteport_delete` is still owed.
-    pub pending_deletes: Vec<Arc<L>>,
+    /// The same controllers counted by the registrations they were activated
+    /// under (usually one entry; two while a re-registration overlaps the old
+    /// registration's last teardown).
+    pub act_by_mark: Vec<(ActMark, u32)>,
+    /// One entry per unregister whose `remoteport_delete` is still owed: the
+    /// registration epoch it belongs to and that registration's LLDD instance.
+    pub pending_deletes: Vec<(u64, Arc<L>)>,
     /// `remoteport_delete` callbacks issued so far.
     pub deletes_issued: u64,
-    /// Registrations of these WWNs so far.
+    /// Registrations of these WWNs so far; the current one is epoch
+    /// `registrations`.
     pub registrations: u64,
     /// Controllers bound to this port (they pin the object, not the LLDD).
     pub bound_ctrls: u32,
