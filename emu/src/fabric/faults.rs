@@ -2,12 +2,11 @@
 //! the fabric. Every fault acts at once, on the caller's thread, and its effects
 //! (link events, RSCNs, LOGOs) are queued for the host ports like any frame.
 
+use ufc_hba::fc::frame::Frame;
 use ufc_transport::wwn::Wwn;
 
 use crate::fabric::event::PortEvent;
 use crate::fabric::services;
-use ufc_hba::fc::frame::Frame;
-
 use crate::fabric::switch::{Fabric, FrameDirection};
 use crate::fabric::FabricError;
 

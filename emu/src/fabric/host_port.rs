@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use ufc_transport::wwn::FcAddr;
-
 use ufc_hba::fc::frame::Frame;
+use ufc_transport::wwn::FcAddr;
 
 use crate::fabric::event::PortEvent;
 use crate::fabric::switch::Fabric;

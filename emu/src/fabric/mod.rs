@@ -18,18 +18,38 @@
 //! Everything runs on the caller's thread and reads the injected clock, so tests
 //! are deterministic.
 //!
-//! ```no_run
+//! Configuration is data ([`FabricConfig`]: TOML or the built-in default);
+//! faults are methods of [`Fabric`] ([`Fabric::link_down`],
+//! [`Fabric::target_leave`], [`Fabric::reject_next_prli`],
+//! [`Fabric::drop_frames_if`], ... in [`faults`]); a capture starts with
+//! [`Fabric::capture_to_file`]. Every frame is one whole sequence: multi-frame
+//! sequences are not modelled (the largest LS, Create Association, is 1024 bytes).
+//!
+//! An N_Port attaches to a host F_Port by WWPN, sends whole frames and polls
+//! its receive queue; the FLOGI ACC's D_ID is the N_Port ID it was given:
+//!
+//! ```
 //! use ufc_emu::clock::Clock;
-//! use ufc_emu::fabric::{Fabric, FabricConfig, PortEvent};
+//! use ufc_emu::fabric::{Fabric, FabricConfig, PortEvent, FABRIC_DID};
+//! use ufc_hba::fc::{els_cmd, fc_type, r_ctl, FcHeader, Frame, LoginPayload, ServiceParams};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let (clock, _hand) = Clock::manual();
 //! let fabric = Fabric::new(FabricConfig::default(), clock)?;
-//! let wwpn = fabric.config().host_ports[0].addr.wwpn;
-//! let host = fabric.attach(wwpn)?;
-//! while let Some(ev) = host.poll() {
-//!     if let PortEvent::LinkUp { .. } = ev { /* send FLOGI with host.send(&frame) */ }
-//! }
+//! let me = fabric.config().host_ports[0].addr;
+//! let port = fabric.attach(me.wwpn)?;
+//! assert!(matches!(port.poll(), Some(PortEvent::LinkUp { speed_gbps: 32 })));
+//!
+//! let flogi = LoginPayload::new(els_cmd::FLOGI, ServiceParams::n_port(me.wwpn, me.wwnn));
+//! let hdr = FcHeader::request(r_ctl::ELS_REQ, fc_type::ELS, FABRIC_DID, 0, 0x10);
+//! port.send(&Frame::new(hdr, flogi.as_bytes().to_vec()).to_bytes())?;
+//! let Some(PortEvent::Frame(acc)) = port.poll() else { panic!("no FLOGI ACC") };
+//! assert_eq!(acc.header.d_id(), 0x01_0100);
+//! assert_eq!(port.n_port_id(), Some(0x01_0100));
+//!
+//! // FCP goes to the target at exchange level, not frame by frame.
+//! let target = fabric.target_for(0x01_0101).expect("the default target");
+//! assert_eq!(target.addr(), fabric.config().target_ports[0].addr);
 //! # Ok(()) }
 //! ```
 

@@ -5,18 +5,19 @@
 
 use std::time::Duration;
 
+use ufc_hba::fc::ct::{ct_reason, ns_explanation, CtHeader, CT_HEADER_LEN};
+use ufc_hba::fc::els::els_cmd;
+use ufc_hba::fc::error::FcError;
+use ufc_hba::fc::frame::Frame;
+use ufc_hba::fc::header::{fc_type, r_ctl, FcHeader, FC_MAX_PAYLOAD};
+use ufc_hba::fc::nameserver::{
+    gid_accept, ns_accept, ns_reject, Fc4Types, NsRequest, GID_ENTRY_LEN,
+};
+use ufc_hba::fc::scr::scr_function;
 use ufc_transport::wwn::FcAddr;
 
 use crate::fabric::config::{FabricConfig, FC4_TYPE_NVME};
 use crate::fabric::switch::{Attached, SwitchState};
-use ufc_hba::fc::ct::{ct_reason, ns_explanation, CtHeader};
-use ufc_hba::fc::els::els_cmd;
-use ufc_hba::fc::error::FcError;
-use ufc_hba::fc::frame::Frame;
-use ufc_hba::fc::header::{fc_type, r_ctl, FcHeader};
-use ufc_hba::fc::nameserver::{gid_accept, ns_accept, ns_reject, Fc4Types, NsRequest};
-use ufc_hba::fc::scr::scr_function;
-
 use crate::fabric::wire::{self, Rjt};
 use crate::fabric::{FABRIC_CTRL_DID, NAME_SERVER_DID};
 
@@ -153,6 +154,11 @@ pub(crate) fn directory(
     st.deliver(now, f);
 }
 
+/// GID entries that fit one frame after the CT preamble. The fabric sends
+/// single-frame sequences, so a longer list is cut here (not modelled: the
+/// requester's max residual size and a partial-response residual).
+const MAX_GID_ENTRIES: usize = (FC_MAX_PAYLOAD - CT_HEADER_LEN) / GID_ENTRY_LEN;
+
 fn name_server_command(
     st: &mut SwitchState,
     sender: u32,
@@ -190,7 +196,8 @@ fn name_server_command(
             domain_scope,
             area_scope,
         } => {
-            let ids = st.ns.gid_ft(fc4_type, domain_scope, area_scope);
+            let mut ids = st.ns.gid_ft(fc4_type, domain_scope, area_scope);
+            ids.truncate(MAX_GID_ENTRIES);
             // Switches answer an empty list with a reject, not an empty accept.
             gid_accept(hdr, &ids).unwrap_or_else(|| {
                 ns_reject(
@@ -205,7 +212,8 @@ fn name_server_command(
             domain_scope,
             area_scope,
         } => {
-            let ids = st.ns.gid_pt(port_type, domain_scope, area_scope);
+            let mut ids = st.ns.gid_pt(port_type, domain_scope, area_scope);
+            ids.truncate(MAX_GID_ENTRIES);
             gid_accept(hdr, &ids).unwrap_or_else(|| {
                 ns_reject(
                     hdr,

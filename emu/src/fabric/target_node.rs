@@ -11,14 +11,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ufc_transport::wwn::FcAddr;
-
-use crate::fabric::config::TargetPortConfig;
 use ufc_hba::fc::els::els_cmd;
 use ufc_hba::fc::frame::Frame;
 use ufc_hba::fc::header::{f_ctl, fc_type, r_ctl, FcHeader};
 use ufc_hba::fc::nameserver::fc4_features;
+use ufc_transport::wwn::FcAddr;
 
+use crate::fabric::config::TargetPortConfig;
 use crate::fabric::switch::SwitchState;
 use crate::fabric::wire::{self, PrliReq, Rjt};
 use crate::target::TargetPort;
