@@ -287,3 +287,46 @@ fn target_for_is_the_exchange_level_entry() {
     assert!(f.target_for(TARGET_ID).is_none());
     assert!(f.target_port(twwpn).is_some());
 }
+
+#[test]
+fn target_initiated_plogi_logs_the_host_in_when_accepted() {
+    let (f, mut h) = logged_in_host();
+    let twwpn = f.config().target_ports[0].addr.wwpn;
+    assert!(f.target_plogi(twwpn, h.wwpn()).unwrap());
+    let plogi = h.take_els(els_cmd::PLOGI).remove(0);
+    assert_eq!(plogi.header.s_id(), TARGET_ID);
+    assert_eq!(
+        LoginPayload::parse(&plogi.payload).unwrap().sp.wwpn(),
+        twwpn
+    );
+    // The host answers with its own service parameters.
+    let mut acc = h.login_payload(els_cmd::PLOGI);
+    acc[0] = els_cmd::LS_ACC;
+    let reply = ufc_hba::fc::frame::Frame::new(
+        ufc_hba::fc::header::FcHeader::reply_to(&plogi.header, r_ctl::ELS_REP, 0x42),
+        acc,
+    );
+    h.port.send_frame(reply).unwrap();
+    assert_eq!(f.stats().acc_received, 1);
+    // Logged in: PRLI needs no PLOGI from the host now.
+    assert_eq!(h.nvme_prli(TARGET_ID).payload[0], els_cmd::LS_ACC);
+
+    // A refused target PLOGI leaves nothing behind.
+    f.target_logo(twwpn, h.wwpn()).unwrap();
+    h.take_els(els_cmd::LOGO);
+    assert!(f.target_plogi(twwpn, h.wwpn()).unwrap());
+    let plogi = h.take_els(els_cmd::PLOGI).remove(0);
+    let rjt = ufc_hba::fc::frame::Frame::new(
+        ufc_hba::fc::header::FcHeader::reply_to(&plogi.header, r_ctl::ELS_REP, 0x43),
+        LsRjt::new(reason::UNABLE_TO_PERFORM, explanation::NONE)
+            .as_bytes()
+            .to_vec(),
+    );
+    h.port.send_frame(rjt).unwrap();
+    assert_eq!(f.stats().rjt_received, 1);
+    assert_ls_rjt(
+        &h.nvme_prli(TARGET_ID).payload,
+        reason::UNABLE_TO_PERFORM,
+        explanation::PLOGI_REQUIRED,
+    );
+}

@@ -3,11 +3,12 @@
 //! (link events, RSCNs, LOGOs) are queued for the host ports like any frame.
 
 use ufc_hba::fc::frame::Frame;
-use ufc_transport::wwn::Wwn;
+use ufc_transport::wwn::{FcAddr, Wwn};
 
 use crate::fabric::event::PortEvent;
 use crate::fabric::services;
 use crate::fabric::switch::{Fabric, FrameDirection};
+use crate::fabric::target_node::TargetNode;
 use crate::fabric::FabricError;
 
 impl Fabric {
@@ -111,6 +112,28 @@ impl Fabric {
     /// the target): the login and its associations end on the target side and
     /// the host receives the LOGO. False when they were not logged in.
     pub fn target_logo(&self, target: Wwn, host: Wwn) -> Result<bool, FabricError> {
+        self.target_to_host(target, host, true, |t, me, host_id| {
+            t.host_gone(host_id);
+            t.logo_request(me, host_id)
+        })
+    }
+
+    /// Target port `target` sends a PLOGI to host port `host` (as targets do to
+    /// initiators they learn of); the host's ACC logs it in with the target (no
+    /// PRLI yet). False when either is off the fabric.
+    pub fn target_plogi(&self, target: Wwn, host: Wwn) -> Result<bool, FabricError> {
+        self.target_to_host(target, host, false, |t, me, host_id| {
+            t.plogi_request(me, host_id)
+        })
+    }
+
+    fn target_to_host(
+        &self,
+        target: Wwn,
+        host: Wwn,
+        need_login: bool,
+        make: impl FnOnce(&mut TargetNode, (u32, FcAddr), u32) -> Frame,
+    ) -> Result<bool, FabricError> {
         let now = self.clock().now();
         let mut st = self.state();
         let j = self
@@ -123,23 +146,18 @@ impl Fabric {
             kind: "host",
             wwpn: host,
         })?;
-        let (host_id, my_id, my_addr) = (st.ports[i].id, st.ports[j].id, st.ports[j].addr);
+        let (host_id, me) = (st.ports[i].id, (st.ports[j].id, st.ports[j].addr));
         if !st.ports[i].logged_in || !st.ports[j].logged_in {
             return Ok(false);
         }
         let Some(t) = st.target_mut(j) else {
             return Ok(false);
         };
-        if !t.logins.contains_key(&host_id) {
+        if need_login && !t.logins.contains_key(&host_id) {
             return Ok(false);
         }
-        t.host_gone(host_id);
-        let logo = t.els_request(
-            my_id,
-            host_id,
-            crate::fabric::wire::logo(my_id, my_addr.wwpn),
-        );
-        st.deliver(now, logo);
+        let frame = make(t, me, host_id);
+        st.deliver(now, frame);
         Ok(true)
     }
 
@@ -171,11 +189,7 @@ impl Fabric {
         self.state().frame_delay = delay;
     }
 
-    fn with_target(
-        &self,
-        wwpn: Wwn,
-        f: impl FnOnce(&mut crate::fabric::target_node::TargetNode),
-    ) -> Result<(), FabricError> {
+    fn with_target(&self, wwpn: Wwn, f: impl FnOnce(&mut TargetNode)) -> Result<(), FabricError> {
         let mut st = self.state();
         let j = self
             .target_index(&st, wwpn)

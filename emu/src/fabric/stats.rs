@@ -24,6 +24,9 @@ pub struct FabricStats {
     pub dropped_fault: u64,
     /// RSCNs sent.
     pub rscn_sent: u64,
-    /// ACCs received for fabric- or target-originated requests.
+    /// ACCs received for fabric- or target-originated requests (RSCN, LOGO,
+    /// PLOGI, FC-NVMe LSs).
     pub acc_received: u64,
+    /// LS_RJTs received for target-originated ELSs.
+    pub rjt_received: u64,
 }

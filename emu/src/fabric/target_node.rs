@@ -36,8 +36,10 @@ pub(crate) struct Login {
 enum Pending {
     /// An FC-NVMe LS; the target model's exchange number.
     Ls { xchg: u64 },
-    /// An ELS (LOGO, PLOGI).
-    Els,
+    /// A LOGO.
+    Logo,
+    /// A PLOGI: an ACC logs the host in.
+    Plogi,
 }
 
 /// The target N_Port's fabric-side state.
@@ -148,10 +150,19 @@ impl TargetNode {
         }
     }
 
-    /// A target-originated ELS request (LOGO or PLOGI) to `host_id`.
-    pub(crate) fn els_request(&mut self, my_id: u32, host_id: u32, payload: Vec<u8>) -> Frame {
+    /// A target-originated LOGO to `host_id`.
+    pub(crate) fn logo_request(&mut self, me: (u32, FcAddr), host_id: u32) -> Frame {
+        self.els_request(me.0, host_id, Pending::Logo, wire::logo(me.0, me.1.wwpn))
+    }
+
+    /// A target-originated PLOGI to `host_id`.
+    pub(crate) fn plogi_request(&mut self, me: (u32, FcAddr), host_id: u32) -> Frame {
+        self.els_request(me.0, host_id, Pending::Plogi, wire::n_port_plogi(me.1))
+    }
+
+    fn els_request(&mut self, my_id: u32, host_id: u32, kind: Pending, payload: Vec<u8>) -> Frame {
         let ox_id = self.alloc_xid();
-        self.pending.insert(ox_id, Pending::Els);
+        self.pending.insert(ox_id, kind);
         Frame::new(
             FcHeader::request(r_ctl::ELS_REQ, fc_type::ELS, host_id, my_id, ox_id),
             payload,
@@ -187,10 +198,18 @@ pub(crate) fn receive(st: &mut SwitchState, now: Duration, j: usize, frame: Fram
         }
         .map(|p| reply(&frame, r_ctl::ELS_REP, rx_id, p)),
         (r_ctl::ELS_REP, fc_type::ELS) => {
-            if t.pending.remove(&frame.header.ox_id.get()) == Some(Pending::Els) {
-                st.stats.acc_received += 1;
-            } else {
-                st.stats.dropped_unsupported += 1;
+            let acc = wire::els_command(&frame) == Some(els_cmd::LS_ACC);
+            match t.pending.remove(&frame.header.ox_id.get()) {
+                Some(Pending::Plogi) if acc => {
+                    if let Some(addr) = wire::plogi_names(&frame.payload) {
+                        t.host_gone(host_id);
+                        t.logins.insert(host_id, Login { addr, prli: false });
+                    }
+                    st.stats.acc_received += 1;
+                }
+                Some(Pending::Logo | Pending::Plogi) if acc => st.stats.acc_received += 1,
+                Some(Pending::Logo | Pending::Plogi) => st.stats.rjt_received += 1,
+                _ => st.stats.dropped_unsupported += 1,
             }
             return;
         }
@@ -236,7 +255,7 @@ pub(crate) fn receive(st: &mut SwitchState, now: Duration, j: usize, frame: Fram
             let Some(t) = st.target_mut(j) else {
                 return;
             };
-            let logo = t.els_request(my_id, host_id, wire::logo(my_id, my_addr.wwpn));
+            let logo = t.logo_request((my_id, my_addr), host_id);
             st.deliver(now, logo);
         }
     }

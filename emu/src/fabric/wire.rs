@@ -56,6 +56,13 @@ pub(crate) fn plogi_names(payload: &[u8]) -> Option<FcAddr> {
     })
 }
 
+/// A PLOGI from the N_Port named `me`.
+pub(crate) fn n_port_plogi(me: FcAddr) -> Vec<u8> {
+    LoginPayload::new(els_cmd::PLOGI, ServiceParams::n_port(me.wwpn, me.wwnn))
+        .as_bytes()
+        .to_vec()
+}
+
 /// The PLOGI ACC of an N_Port (a target, or the directory) named `me`.
 pub(crate) fn n_port_plogi_acc(me: FcAddr) -> Vec<u8> {
     LoginPayload::new(els_cmd::LS_ACC, ServiceParams::n_port(me.wwpn, me.wwnn))
