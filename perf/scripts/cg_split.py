@@ -48,9 +48,9 @@ def crate(file, func):
     # The target decodes with ufc_transport's wire codecs: that is emulator work.
     if func.startswith(("ufc_emu::", "<ufc_emu::")):
         return "emu"
-    for root, name in (("/work/main/emu/", "emu"), ("/work/main/transport/", "transport"),
-                       ("/work/main/vfio/", "vfio"), ("/work/main/perf/", "bench loop")):
-        if file.startswith(root):
+    for root, name in (("/emu/src/", "emu"), ("/transport/src/", "transport"),
+                       ("/vfio/src/", "vfio"), ("/perf/src/", "bench loop")):
+        if root in file and not file.startswith("/rustc/"):
             return name
     m = re.search(r"(ufc_transport|ufc_emu|ufc_vfio|transport_bench|fcperf|ufc_perf)", func)
     if m:

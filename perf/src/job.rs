@@ -92,6 +92,8 @@ pub struct JobResult {
     pub errors: u64,
     /// Reads that did not verify.
     pub verify_errors: u64,
+    /// Reads checked against what this run wrote.
+    pub verified: u64,
     /// Measured time.
     pub runtime: Duration,
     /// The first few error descriptions.
@@ -145,6 +147,7 @@ struct Job<'a> {
     write: DirStats,
     errors: u64,
     verify_errors: u64,
+    verified: u64,
     error_log: Vec<String>,
     total_ios: u64,
     total_bytes: u64,
@@ -153,6 +156,17 @@ struct Job<'a> {
     recording: bool,
     measure_start: u64,
     scratch: Vec<u8>,
+    /// Completions of one batch share a clock reading, and at high depth most were
+    /// submitted in the same batch too: equal latencies go into the histogram as
+    /// one run.
+    run: LatRun,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct LatRun {
+    write: bool,
+    lat: u64,
+    n: u64,
 }
 
 /// Runs a job to its end on the calling thread (pinned first).
@@ -230,6 +244,7 @@ pub fn run(
         write: DirStats::new(),
         errors: 0,
         verify_errors: 0,
+        verified: 0,
         error_log: Vec::new(),
         total_ios: 0,
         total_bytes: 0,
@@ -238,6 +253,7 @@ pub fn run(
         recording: false,
         measure_start: 0,
         scratch: vec![0; spec.bs as usize],
+        run: LatRun::default(),
     };
     job.wait_live()?;
     let only_reads = spec.pattern.fixed_read_pct() == Some(100);
@@ -259,6 +275,7 @@ pub fn run(
         write: job.write,
         errors: job.errors,
         verify_errors: job.verify_errors,
+        verified: job.verified,
         runtime,
         error_log: job.error_log,
     })
@@ -421,12 +438,14 @@ impl Job<'_> {
         self.free.push(i);
     }
 
-    fn complete(&mut self, c: IoCompletion, now: u64, phase: Phase) {
+    /// Accounts one completion; returns its slot, still marked busy, for the
+    /// caller to reuse or release.
+    fn complete(&mut self, c: IoCompletion, now: u64, phase: Phase) -> Option<usize> {
         let i = c.ctx as usize;
         let Some(slot) = self.slots.get(i) else {
             self.errors += 1;
             self.log_error(format!("completion for unknown context {}", c.ctx));
-            return;
+            return None;
         };
         let (unit, op, generation, t0) = (slot.unit, slot.op, slot.generation, slot.t0);
         let bytes = u64::from(self.spec.bs);
@@ -437,16 +456,18 @@ impl Job<'_> {
             if op == Op::Write && !self.gens.is_empty() {
                 self.gens[unit as usize] = u64::MAX;
             }
-            self.release(i);
-            return;
+            return Some(i);
         }
         self.total_ios += 1;
         self.total_bytes += bytes;
         if phase == Phase::Main && self.recording {
             let lat = now.saturating_sub(t0);
-            match op {
-                Op::Read => self.read.record(lat, bytes),
-                Op::Write => self.write.record(lat, bytes),
+            let write = op == Op::Write;
+            if self.run.n > 0 && self.run.lat == lat && self.run.write == write {
+                self.run.n += 1;
+            } else {
+                self.flush_run();
+                self.run = LatRun { write, lat, n: 1 };
             }
         }
         if let Some(kind) = self.spec.verify {
@@ -455,6 +476,7 @@ impl Job<'_> {
                 Op::Read => {
                     let want = self.gens[unit as usize];
                     if want != 0 && want != u64::MAX {
+                        self.verified += 1;
                         let _ = self.slots[i].buf.read_at(0, &mut self.scratch);
                         if let Err(m) = verify::check(&self.scratch, lba, want, kind) {
                             self.verify_errors += 1;
@@ -464,12 +486,26 @@ impl Job<'_> {
                 }
             }
         }
-        self.release(i);
+        Some(i)
+    }
+
+    fn flush_run(&mut self) {
+        let r = std::mem::take(&mut self.run);
+        if r.n > 0 {
+            let d = if r.write {
+                &mut self.write
+            } else {
+                &mut self.read
+            };
+            d.record_n(r.lat, r.n, u64::from(self.spec.bs));
+        }
     }
 
     /// Runs one phase to its end; returns the measured time (Main only).
     fn phase(&mut self, phase: Phase) -> Duration {
         let start = self.now();
+        // --size counts the I/O of this phase only (not the verify prefill).
+        self.issued_bytes = 0;
         let ramp_end = start + dur_ns(self.spec.ramp);
         self.recording = phase == Phase::Main && self.spec.ramp.is_zero();
         self.measure_start = start;
@@ -506,10 +542,31 @@ impl Job<'_> {
                 }
             }
             let now = self.now();
+            if !exhausted && (now >= end || self.shared.stop.load(Ordering::Relaxed)) {
+                exhausted = true;
+                exhausted_at = now;
+            }
             let mut batch = std::mem::take(&mut self.done);
             for c in batch.drain(..) {
-                self.complete(c, now, phase);
+                let Some(i) = self.complete(c, now, phase) else {
+                    continue;
+                };
+                if !self.busy.is_empty() {
+                    self.busy[self.slots[i].unit as usize] = false;
+                }
+                // Reuse the slot at once: the common case never touches the free list.
+                match (!exhausted).then(|| self.next_op(phase)).flatten() {
+                    Some((u, op)) => self.start(i, u, op, now),
+                    None => {
+                        if !exhausted {
+                            exhausted = true;
+                            exhausted_at = now;
+                        }
+                        self.free.push(i);
+                    }
+                }
             }
+            self.flush_run();
             self.done = batch;
             if phase == Phase::Main && !self.recording && now >= ramp_end {
                 self.read.reset();
@@ -519,10 +576,6 @@ impl Job<'_> {
                 if let Some(rt) = self.spec.runtime {
                     end = now.saturating_add(dur_ns(rt));
                 }
-            }
-            if !exhausted && (now >= end || self.shared.stop.load(Ordering::Relaxed)) {
-                exhausted = true;
-                exhausted_at = now;
             }
             while let Some(i) = self.retry.pop() {
                 if exhausted {

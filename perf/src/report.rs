@@ -132,6 +132,7 @@ impl Report {
                     "write": dir_json(&j.write, j.runtime),
                     "errors": j.errors,
                     "verify_errors": j.verify_errors,
+                    "verified_ios": j.verified,
                     "error_log": j.error_log,
                 })
             })
@@ -165,9 +166,10 @@ impl Report {
             }
             let _ = writeln!(
                 out,
-                "  errors: {}, verify errors: {}{}",
+                "  errors: {}, verify errors: {} of {} checked{}",
                 j.errors,
                 j.verify_errors,
+                j.verified,
                 j.cpu.map(|c| format!(", cpu {c}")).unwrap_or_default()
             );
             for e in &j.error_log {
@@ -369,6 +371,7 @@ mod tests {
             write: DirStats::new(),
             errors: 0,
             verify_errors: 0,
+            verified: 0,
             runtime: Duration::from_secs(1),
             error_log: Vec::new(),
         };

@@ -50,6 +50,14 @@ impl DirStats {
         self.hist.saturating_record(lat_ns.clamp(1, MAX_NS));
     }
 
+    /// `n` completed I/Os with the same latency (one histogram update).
+    #[inline]
+    pub fn record_n(&mut self, lat_ns: u64, n: u64, bytes_each: u64) {
+        self.ios += n;
+        self.bytes += bytes_each * n;
+        self.hist.saturating_record_n(lat_ns.clamp(1, MAX_NS), n);
+    }
+
     /// Forgets everything (end of ramp time).
     pub fn reset(&mut self) {
         self.ios = 0;
@@ -130,6 +138,12 @@ mod tests {
         assert!((s.mean - 500_500.0).abs() / 500_500.0 < 0.001, "{}", s.mean);
         let p50 = s.percentiles.iter().find(|(p, _)| *p == 50.0).unwrap().1;
         assert!((p50 as f64 - 500_000.0).abs() / 5e5 < 0.002, "{p50}");
+        let mut b = DirStats::new();
+        b.record_n(7000, 3, 512);
+        assert_eq!(
+            (b.ios, b.bytes, b.summary().n, b.summary().min),
+            (3, 1536, 3, 7000)
+        );
         let mut t = DirStats::new();
         t.merge(&a);
         t.merge(&a);

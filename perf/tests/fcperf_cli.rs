@@ -1,0 +1,275 @@
+//! Runs the fcperf binary on fcloop for about a second per case and checks
+//! what it reports: correctness (no errors, verified data, drills recorded, fio
+//! field names), never speed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fcperf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fcperf"))
+        .args(args)
+        .output()
+        .expect("run fcperf")
+}
+
+fn json_run(args: &[&str]) -> Value {
+    let mut all = vec!["--output-format", "json"];
+    all.extend_from_slice(args);
+    let out = fcperf(&all);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "fcperf {args:?} failed: {stderr}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn assert_fio_fields(dir: &Value) {
+    for k in ["iops", "bw", "bw_bytes", "io_bytes", "runtime", "total_ios"] {
+        assert!(dir[k].is_number(), "missing {k}: {dir}");
+    }
+    for lat in ["lat_ns", "clat_ns"] {
+        for k in ["min", "max", "mean", "stddev", "N"] {
+            assert!(dir[lat][k].is_number(), "missing {lat}.{k}: {dir}");
+        }
+        for p in ["1.000000", "50.000000", "99.000000", "99.990000"] {
+            assert!(
+                dir[lat]["percentile"][p].is_number(),
+                "missing {lat}.percentile.{p}"
+            );
+        }
+    }
+    // Units: bw is KiB/s of bw_bytes.
+    assert_eq!(
+        dir["bw"].as_u64().unwrap(),
+        dir["bw_bytes"].as_u64().unwrap() / 1024
+    );
+}
+
+fn assert_clean(v: &Value) {
+    let jobs = v["jobs"].as_array().unwrap();
+    assert!(!jobs.is_empty());
+    for j in jobs {
+        assert_eq!(j["errors"], 0, "{}", j["error_log"]);
+        assert_eq!(j["verify_errors"], 0, "{}", j["error_log"]);
+        assert_eq!(j["error"], 0);
+        assert_fio_fields(&j["read"]);
+        assert_fio_fields(&j["write"]);
+    }
+}
+
+#[test]
+fn verified_mixed_io_on_ram_namespace() {
+    let v = json_run(&[
+        "--emu-namespace",
+        "ram",
+        "--rw",
+        "randrw",
+        "--rwmixread",
+        "50",
+        "--bs",
+        "4k",
+        "--iodepth",
+        "16",
+        "--size",
+        "4m",
+        "--time_based",
+        "--runtime",
+        "1s",
+        "--verify",
+        "crc32c",
+    ]);
+    assert_clean(&v);
+    let j = &v["jobs"][0];
+    assert!(j["read"]["total_ios"].as_u64().unwrap() > 0);
+    assert!(j["write"]["total_ios"].as_u64().unwrap() > 0);
+    assert_eq!(
+        j["read"]["io_bytes"].as_u64().unwrap(),
+        j["read"]["total_ios"].as_u64().unwrap() * 4096
+    );
+    assert!(j["verified_ios"].as_u64().unwrap() > 0);
+    assert_eq!(v["drills"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn restart_drills_lose_no_io() {
+    let v = json_run(&[
+        "--emu-namespace",
+        "ram",
+        "-w",
+        "randrw",
+        "-M",
+        "70",
+        "-q",
+        "32",
+        "--size",
+        "4m",
+        "--time_based",
+        "-t",
+        "1",
+        "--verify",
+        "pattern",
+        "--restart-every",
+        "200ms",
+    ]);
+    assert_clean(&v);
+    assert!(v["jobs"][0]["verified_ios"].as_u64().unwrap() > 0);
+    let drills = v["drills"].as_array().unwrap();
+    assert!(!drills.is_empty(), "no drill recorded: {v}");
+    for d in drills {
+        assert_eq!(d["kind"], "restart");
+        assert!(d["start_s"].as_f64().unwrap() > 0.0);
+        assert!(
+            d["rport_delete_ms"].as_f64().is_some(),
+            "no delete callback: {d}"
+        );
+        assert!(d["resume_ms"].as_f64().is_some(), "I/O did not resume: {d}");
+        assert!(d["resume_ms"].as_f64() >= d["rport_delete_ms"].as_f64());
+        assert_eq!(d["failed_ios"], 0);
+    }
+}
+
+#[test]
+fn link_bounce_drills_lose_no_io() {
+    let v = json_run(&[
+        "--emu-namespace",
+        "ram",
+        "--rw",
+        "randrw",
+        "--size",
+        "4m",
+        "--iodepth",
+        "32",
+        "--verify",
+        "crc32c",
+        "--link-bounce-every",
+        "200ms",
+        "--time_based",
+        "-t",
+        "1",
+    ]);
+    assert_clean(&v);
+    assert!(v["jobs"][0]["verified_ios"].as_u64().unwrap() > 0);
+    let drills = v["drills"].as_array().unwrap();
+    assert!(!drills.is_empty(), "no drill recorded: {v}");
+    for d in drills {
+        assert_eq!(d["kind"], "link-bounce");
+        assert!(d["rport_delete_ms"].as_f64().is_some(), "{d}");
+        assert!(d["resume_ms"].as_f64().is_some(), "{d}");
+        assert_eq!(d["failed_ios"], 0);
+    }
+}
+
+#[test]
+fn write_only_verify_reads_every_block_back() {
+    // 2 MiB in 4 KiB writes, then a read-back pass over the 512 written blocks.
+    let v = json_run(&[
+        "--emu-namespace",
+        "ram",
+        "--rw",
+        "write",
+        "--size",
+        "2m",
+        "--iodepth",
+        "8",
+        "--verify",
+        "crc32c",
+        "-t",
+        "5",
+    ]);
+    assert_clean(&v);
+    let j = &v["jobs"][0];
+    assert_eq!(j["write"]["io_bytes"], 2 << 20);
+    assert_eq!(j["verified_ios"], 512);
+}
+
+#[test]
+fn read_only_verify_prefills_then_checks() {
+    let v = json_run(&[
+        "--emu-namespace",
+        "ram",
+        "--rw",
+        "randread",
+        "--size",
+        "1m",
+        "--iodepth",
+        "8",
+        "--verify",
+        "pattern",
+        "-t",
+        "5",
+    ]);
+    assert_clean(&v);
+    let j = &v["jobs"][0];
+    // Without time_based, --size ends the run: every block read once, each checked.
+    assert_eq!(j["read"]["total_ios"], 256);
+    assert_eq!(j["verified_ios"], 256);
+}
+
+#[test]
+fn device_emu_is_not_available_yet() {
+    for dev in ["emu", "emu:hba.toml", "0000:3b:00.0"] {
+        let out = fcperf(&["--device", dev, "-t", "1"]);
+        assert!(!out.status.success());
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            e.contains("not available yet")
+                && e.contains("issue #5")
+                && e.contains("--lldd fcloop"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn fw_error_drill_and_bad_values_are_refused_clearly() {
+    let out = fcperf(&["--fw-error-every", "2s", "-t", "1"]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("--fw-error-every") && e.contains("not available on fcloop"),
+        "{e}"
+    );
+
+    let out = fcperf(&["--bs", "4q"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("--bs") && e.contains("4k"), "{e}");
+
+    let out = fcperf(&["--verify", "crc32c", "-t", "1"]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("--verify") && e.contains("--emu-namespace ram"),
+        "{e}"
+    );
+
+    let out = fcperf(&[
+        "--traddr",
+        "nn-0x2000000000000009:pn-0x1000000000000009",
+        "-t",
+        "1",
+    ]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("not on the emulated fabric") && e.contains("nn-0x20000090fa002779"),
+        "{e}"
+    );
+}
+
+#[test]
+fn check_reports_a_checklist() {
+    let out = fcperf(&["--check", "0000:ff:1f.7"]);
+    assert!(!out.status.success(), "no such device on a test machine");
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(t.contains("Prerequisites for 0000:ff:1f.7"), "{t}");
+    assert!(t.contains("[ ok ] PCI address parses"), "{t}");
+    assert!(t.contains("[FAIL]"), "{t}");
+    assert!(t.contains("hugepages") && t.contains("memlock"), "{t}");
+}
