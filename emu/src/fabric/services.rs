@@ -14,7 +14,6 @@ use ufc_hba::fc::nameserver::{
     gid_accept, ns_accept, ns_reject, Fc4Types, NsRequest, GID_ENTRY_LEN,
 };
 use ufc_hba::fc::scr::scr_function;
-use ufc_transport::wwn::FcAddr;
 
 use crate::fabric::config::{FabricConfig, FC4_TYPE_NVME};
 use crate::fabric::switch::{Attached, SwitchState};
@@ -103,12 +102,13 @@ pub(crate) fn directory(
     let id = st.ports[i].id;
     if is_els(&frame) {
         let payload = match wire::els_command(&frame) {
+            Some(els_cmd::PLOGI) if wire::plogi_names(&frame.payload).is_none() => {
+                wire::ls_rjt(Rjt::BAD_PAYLOAD)
+            }
             Some(els_cmd::PLOGI) => {
                 st.ns_logins.insert(id);
-                wire::n_port_plogi_acc(FcAddr {
-                    wwnn: cfg.fabric_name.wwnn,
-                    wwpn: cfg.fabric_name.wwpn,
-                })
+                // The directory answers with the switch's names.
+                wire::n_port_plogi_acc(cfg.fabric_name)
             }
             Some(els_cmd::LOGO) => {
                 st.ns_logins.remove(&id);

@@ -189,7 +189,8 @@ pub(crate) fn receive(st: &mut SwitchState, now: Duration, j: usize, frame: Fram
             Some(els_cmd::PLOGI) => Some(plogi(t, &frame, my_addr)),
             Some(els_cmd::PRLI) if logged_in => Some(prli(t, &frame)),
             Some(els_cmd::PRLI) => Some(wire::ls_rjt(Rjt::PLOGI_REQUIRED)),
-            Some(els_cmd::LOGO) if logged_in => {
+            // LOGO is accepted whether or not there was a login (FC-LS).
+            Some(els_cmd::LOGO) => {
                 t.host_gone(host_id);
                 Some(wire::els_acc())
             }
