@@ -13,4 +13,6 @@ pub mod eqe;
 pub mod intf;
 pub mod mbox;
 pub mod regs;
+pub mod sge;
 pub mod sli_config;
+pub mod wqe;
