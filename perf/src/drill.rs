@@ -134,7 +134,7 @@ impl Drills {
                 errors_at_start: errors(),
                 record: DrillRecord {
                     kind,
-                    start_s: (start - self.origin).as_secs_f64(),
+                    start_s: ((start - self.origin).as_nanos() as f64 / 1e3).round() / 1e6,
                     rport_delete_ms: None,
                     resume_ms: None,
                     failed_ios: 0,
@@ -187,6 +187,7 @@ impl Drills {
     }
 }
 
+/// Milliseconds, to the microsecond.
 fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
+    (d.as_nanos() as f64 / 1e3).round() / 1e3
 }

@@ -25,6 +25,9 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_VERIFY_UNITS: u64 = 1 << 26;
 /// Management poll interval.
 const MGMT_INTERVAL: Duration = Duration::from_micros(500);
+/// Management poll interval while a drill runs: reconnection takes a handful of
+/// management passes, each of which would otherwise wait a full interval.
+const MGMT_INTERVAL_DRILL: Duration = Duration::from_micros(20);
 
 fn usage(option: &'static str, reason: impl Into<String>) -> PerfError {
     PerfError::Usage {
@@ -436,7 +439,11 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
             last_bytes = bytes;
             next_report += Duration::from_secs(1);
         }
-        std::thread::sleep(MGMT_INTERVAL);
+        std::thread::sleep(if drills.active().is_some() {
+            MGMT_INTERVAL_DRILL
+        } else {
+            MGMT_INTERVAL
+        });
     }
     if progress {
         eprintln!();
