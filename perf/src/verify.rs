@@ -109,15 +109,42 @@ fn crc_of_unit(unit: &[u8]) -> u32 {
     crc32c(c, &unit[8..])
 }
 
+/// The pattern of (LBA, generation): xorshift64 words, little-endian.
+struct PatternWords(u64);
+
+impl PatternWords {
+    fn new(lba: u64, generation: u64) -> Self {
+        PatternWords((lba ^ generation.rotate_left(40)).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next_bytes(&mut self) -> [u8; 8] {
+        let x = &mut self.0;
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        x.to_le_bytes()
+    }
+}
+
 fn fill_pattern(body: &mut [u8], lba: u64, generation: u64) {
-    let mut x = (lba ^ generation.rotate_left(40)).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut words = PatternWords::new(lba, generation);
     for chunk in body.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let bytes = x.to_le_bytes();
+        let bytes = words.next_bytes();
         chunk.copy_from_slice(&bytes[..chunk.len()]);
     }
+}
+
+/// Offset in `body` of the first byte that differs from the pattern.
+fn first_difference(body: &[u8], lba: u64, generation: u64) -> Option<usize> {
+    let mut words = PatternWords::new(lba, generation);
+    body.chunks(8).enumerate().find_map(|(i, chunk)| {
+        let want = words.next_bytes();
+        chunk
+            .iter()
+            .zip(want)
+            .position(|(a, b)| *a != b)
+            .map(|j| i * 8 + j)
+    })
 }
 
 /// Fills `unit` (at least [`HEADER_LEN`] bytes) for a write of `lba`.
@@ -148,6 +175,9 @@ fn le64(b: &[u8]) -> u64 {
 
 /// Checks a unit read from `lba`, last written with `generation`.
 pub fn check(unit: &[u8], lba: u64, generation: u64, kind: VerifyKind) -> Result<(), Mismatch> {
+    if unit.len() < HEADER_LEN {
+        return Err(Mismatch::Magic { found: 0 });
+    }
     let magic = le32(&unit[0..]);
     if magic != MAGIC {
         return Err(Mismatch::Magic { found: magic });
@@ -174,13 +204,7 @@ pub fn check(unit: &[u8], lba: u64, generation: u64, kind: VerifyKind) -> Result
             }
         }
         VerifyKind::Pattern => {
-            let mut want = vec![0u8; unit.len() - HEADER_LEN];
-            fill_pattern(&mut want, lba, generation);
-            if let Some(i) = unit[HEADER_LEN..]
-                .iter()
-                .zip(&want)
-                .position(|(a, b)| a != b)
-            {
+            if let Some(i) = first_difference(&unit[HEADER_LEN..], lba, generation) {
                 return Err(Mismatch::Data {
                     offset: HEADER_LEN + i,
                 });
@@ -228,6 +252,10 @@ mod tests {
                 check(&[0u8; 512], 0, 1, kind),
                 Err(Mismatch::Magic { found: 0 })
             ));
+            assert!(
+                check(&[0u8; 8], 0, 1, kind).is_err(),
+                "short units never panic"
+            );
         }
     }
 

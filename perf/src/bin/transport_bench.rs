@@ -13,6 +13,7 @@ use ufc_transport::lldd::Sge;
 use ufc_transport::IoCompletion;
 use ufc_vfio::dma::DmaBuf;
 
+use ufc_perf::workload::Rng;
 use ufc_perf::world::{self, EmuSpec, NsKind, World};
 
 /// Single-thread transport benchmark on fcloop with a null namespace.
@@ -35,25 +36,6 @@ struct Args {
 
 const LBA: u32 = 512;
 const CAPACITY: u64 = 1 << 40;
-
-/// xorshift64*: the LBA stream.
-struct Rng(u64);
-
-impl Rng {
-    #[inline]
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in `0..n` (multiply-high, no division).
-    #[inline]
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
-}
 
 fn main() -> ExitCode {
     env_logger::init();
@@ -105,7 +87,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let nlb = args.bs / LBA;
     let units = ns.num_lbas() / u64::from(nlb);
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     let mut done: Vec<IoCompletion> = Vec::with_capacity(args.depth);
 
     // Bring the queue pair live before the first submission.
