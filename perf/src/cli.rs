@@ -159,6 +159,9 @@ pub struct Cli {
     #[arg(long, value_parser = parse_timer, allow_hyphen_values = true, help_heading = "Connection")]
     pub fast_io_fail_tmo: Option<Timer>,
 
+    /// Latency summary per job (-L), plus the histogram (-LL), as spdk_nvme_perf.
+    #[arg(short = 'L', long = "enable-sw-latency-tracking", action = clap::ArgAction::Count, help_heading = "Output")]
+    pub latency: u8,
     /// Report format.
     #[arg(long, value_enum, default_value = "normal", help_heading = "Output")]
     pub output_format: OutputFormat,
@@ -208,6 +211,7 @@ mod tests {
         assert_eq!(c.rwmixread, Some(70));
         assert_eq!(c.runtime, Some(Duration::from_secs(5)));
         assert_eq!(c.core_mask, Some(Cpus(vec![0, 1])));
+        assert_eq!(parse(&["-LL"]).unwrap().latency, 2);
     }
 
     #[test]

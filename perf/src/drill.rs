@@ -42,7 +42,8 @@ pub struct DrillRecord {
     pub start_s: f64,
     /// Unregister → `remoteport_delete` callback, ms (`null` if it never came).
     pub rport_delete_ms: Option<f64>,
-    /// Drill start → first I/O completed after the ports came back, ms.
+    /// Drill start → first I/O completed after the ports came back, ms (`null`
+    /// when the run ended first).
     pub resume_ms: Option<f64>,
     /// I/Os that failed between the drill start and the resume.
     pub failed_ios: u64,

@@ -49,7 +49,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
-        OutputFormat::Normal => print!("{}", report.text()),
+        OutputFormat::Normal => print!("{}{}", report.text(), report.spdk_latency(cli.latency)),
     }
     let (errors, verify_errors) = report.failures();
     if (errors > 0 || verify_errors > 0) && !cli.allow_errors {

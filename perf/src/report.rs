@@ -275,6 +275,64 @@ impl Report {
     }
 }
 
+/// spdk_nvme_perf's `-L` cutoffs.
+const SPDK_CUTOFFS: [f64; 15] = [
+    1.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 98.0, 99.0, 99.5, 99.9, 99.99, 99.999, 99.9999,
+    99.99999,
+];
+
+impl Report {
+    /// spdk_nvme_perf `-L` (level 1: percentile summary) and `-LL` (level 2: plus
+    /// the histogram of recorded latencies), per job, in µs.
+    pub fn spdk_latency(&self, level: u8) -> String {
+        let mut out = String::new();
+        if level == 0 {
+            return out;
+        }
+        for (info, j) in &self.jobs {
+            let mut d = j.read.clone();
+            d.merge(&j.write);
+            let core = j.cpu.map_or_else(|| "-".to_owned(), |c| c.to_string());
+            let name = format!("{} from core {core}", info.device);
+            let h = &d.hist;
+            let _ = writeln!(out, "Summary latency data for {name}:");
+            let _ = writeln!(out, "{}", "=".repeat(81));
+            for p in SPDK_CUTOFFS {
+                let v = if h.is_empty() {
+                    0
+                } else {
+                    h.value_at_quantile(p / 100.0)
+                };
+                let _ = writeln!(out, "{p:>10.5}% : {:>12.3}us", v as f64 / 1e3);
+            }
+            out.push('\n');
+            if level < 2 {
+                continue;
+            }
+            let _ = writeln!(out, "Latency histogram for {name}:");
+            let _ = writeln!(out, "{}", "=".repeat(78));
+            let _ = writeln!(out, "       Range in us     Cumulative    IO count");
+            let total = h.len().max(1) as f64;
+            let mut seen = 0u64;
+            for v in h.iter_recorded() {
+                seen += v.count_at_value();
+                let lo = h.lowest_equivalent(v.value_iterated_to());
+                let hi = h.highest_equivalent(v.value_iterated_to());
+                let _ = writeln!(
+                    out,
+                    "{:>12.3} - {:>12.3}: {:>9.4}%  ({:>9})",
+                    lo as f64 / 1e3,
+                    hi as f64 / 1e3,
+                    100.0 * seen as f64 / total,
+                    v.count_at_value()
+                );
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
 fn opt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"))
 }
@@ -448,6 +506,24 @@ mod tests {
         assert!(
             t.contains("restart     at   1.000s: rport_delete 0.500 ms, resume 1.500 ms"),
             "{t}"
+        );
+    }
+
+    #[test]
+    fn spdk_latency_summary_and_histogram() {
+        let r = sample();
+        assert_eq!(r.spdk_latency(0), "");
+        let t = r.spdk_latency(1);
+        assert!(t.contains("Summary latency data for FC (traddr:"), "{t}");
+        assert!(t.contains("from core 0:"), "{t}");
+        assert!(t.contains("  50.00000% :"), "{t}");
+        assert!(t.contains("99.99999% :"), "{t}");
+        assert!(!t.contains("Latency histogram"), "{t}");
+        let t = r.spdk_latency(2);
+        assert!(t.contains("Range in us     Cumulative    IO count"), "{t}");
+        assert!(
+            t.contains("100.0000%"),
+            "the last bucket is cumulative 100 %: {t}"
         );
     }
 

@@ -23,6 +23,8 @@ const DEFAULT_RUNTIME: Duration = Duration::from_secs(10);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most units a verifying job tracks (8 bytes each).
 const MAX_VERIFY_UNITS: u64 = 1 << 26;
+/// No drill starts this close to the end of a timed run.
+const DRILL_MARGIN: Duration = Duration::from_millis(100);
 /// Management poll interval.
 const MGMT_INTERVAL: Duration = Duration::from_micros(500);
 /// Management poll interval while a drill runs: reconnection takes a handful of
@@ -383,6 +385,7 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
         every.push((DrillKind::LinkBounce, e));
     }
     let mut drills = Drills::new(&every, origin);
+    let run_end = runtime.map(|r| origin + ramp + r);
     let progress = std::io::stderr().is_terminal();
     let mut next_report = origin + Duration::from_secs(1);
     let (mut last_ios, mut last_bytes) = (0u64, 0u64);
@@ -397,7 +400,10 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
             .filter(|s| s.finished.load(Ordering::Acquire))
             .count();
         if drill_error.is_none() {
-            if let Err(e) = drills.tick(&world, now, &shared, finished == 0) {
+            // A drill needs I/O after it to measure the resume: none in the last
+            // DRILL_MARGIN of a timed run.
+            let start_new = finished == 0 && run_end.is_none_or(|end| now + DRILL_MARGIN < end);
+            if let Err(e) = drills.tick(&world, now, &shared, start_new) {
                 log::error!("{e}");
                 drill_error = Some(e);
                 for s in &shared {
