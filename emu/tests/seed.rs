@@ -1107,3 +1107,39 @@ fn seed_reregister_before_zero_two_controllers() {
     );
     assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
 }
+
+/// Item 2 of the review: a dropped queue pair's queue goes to the next queue
+/// pair only once the exchanges it aborted have completed, so no stale
+/// completion reaches a request of the new queue pair on the same tag.
+#[test]
+fn dropped_qpair_drains_its_queue_before_reuse() {
+    let mut w = World::new(None);
+    let (c, ns, mut qp) = live_with_qpair(&w, "");
+    w.fabric
+        .faults()
+        .delay_next_fcp(1, Duration::from_millis(10));
+    let b = w.buf(BLOCK);
+    qp.submit_read(&ns, 1, 1, &[b], 1).unwrap();
+    qp.poll(16, |_| {});
+    assert_eq!(qp.outstanding(), 1);
+    drop(qp);
+    w.t.poll();
+    let mut qp2 = c.alloc_io_qpair().unwrap();
+    let b2 = w.buf(BLOCK);
+    w.fill(b2, 5); // verify_blocks expects seed 3 + lba 2
+    qp2.submit_write(&ns, 2, 1, &[b2], 2).unwrap();
+    w.advance(Duration::from_millis(20));
+    let done = reap(&w, &mut qp2, 1, 10);
+    assert_eq!(done.len(), 1);
+    assert!(done[0].status.is_success(), "{done:?}");
+    assert_eq!(done[0].ctx, 2);
+    assert_eq!(qp2.stats().stale_completions, 0);
+    assert_eq!(qp2.stats().transport_errors, 0);
+    let st = c.stats().unwrap();
+    assert_eq!(
+        st.counters.resets, 0,
+        "stale completion reset the association"
+    );
+    assert_eq!(c.state(), CtrlState::Live);
+    verify_blocks(&mut w, &mut qp2, &ns, 2, 1, 3);
+}

@@ -487,6 +487,7 @@ impl<L: Lldd> CtrlEntry<L> {
         let live = self.step == Step::Live;
         let mut progress = false;
         let mut recover = None;
+        let mut dirty_release = false;
         for slot in &mut self.links {
             while let Some(r) = slot.link.next_report() {
                 progress = true;
@@ -507,16 +508,33 @@ impl<L: Lldd> CtrlEntry<L> {
                             recover = Some(g);
                         }
                     }
-                    ToMgmt::Released { gen: g, hwq } => {
+                    ToMgmt::Released { gen: g, hwq, dirty } => {
                         slot.claimed = false;
                         if slot.attached == Some(g) {
                             slot.attached = None;
                             slot.quiescing = false;
                         }
-                        if let Some(hwq) = hwq {
-                            if Some(g) == gen && slot.parked.is_none() {
+                        match hwq {
+                            Some(hwq) if dirty => {
+                                // Completions of its aborted exchanges may still
+                                // arrive: delete the queue. While live the
+                                // association has no queue for this qid any more
+                                // and is reset, which creates a fresh one.
+                                log::warn!(
+                                    "{}: I/O queue {} released with exchanges outstanding; deleted",
+                                    self.shared.name,
+                                    slot.link.qid
+                                );
+                                drop(hwq);
+                                if Some(g) == gen && live {
+                                    dirty_release = true;
+                                }
+                            }
+                            Some(hwq) if Some(g) == gen && slot.parked.is_none() => {
                                 slot.parked = Some(hwq);
                             }
+                            Some(hwq) => drop(hwq),
+                            None => {}
                         }
                     }
                 }
@@ -536,6 +554,8 @@ impl<L: Lldd> CtrlEntry<L> {
         }
         if recover.is_some() {
             self.error_recovery(ctx, "transport error on an I/O queue");
+        } else if dirty_release {
+            self.error_recovery(ctx, "an I/O queue was released with exchanges outstanding");
         }
         progress
     }

@@ -55,7 +55,14 @@ pub(crate) enum ToMgmt<Q> {
     /// An aborted exchange did not complete within the bound.
     AbortStuck { gen: u32 },
     /// The `IoQpair` was dropped; here is its hardware queue, if it had one.
-    Released { gen: u32, hwq: Option<Q> },
+    /// `dirty`: exchanges aborted at the drop did not complete within the drain
+    /// bound, so their completions may still arrive on this queue; it must be
+    /// deleted, never handed to another queue pair.
+    Released {
+        gen: u32,
+        hwq: Option<Q>,
+        dirty: bool,
+    },
 }
 
 /// One I/O queue's link.

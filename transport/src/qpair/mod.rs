@@ -28,6 +28,11 @@ use link::{Attach, QpairLink, ToMgmt, ToQpair};
 /// Retries of a timed-out command (Linux `nvme_max_retries`).
 pub const MAX_RETRIES: u8 = 5;
 
+/// Hardware polls a dropped queue pair spends, at most, draining the exchanges
+/// it aborted (also bounded in time by the abort bound). A queue that is not
+/// drained by then is reported dirty and deleted, never reused.
+const DROP_DRAIN_POLLS: u32 = 10_000;
+
 /// One finished request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IoCompletion {
@@ -781,23 +786,74 @@ impl<Q> Core<Q> {
     }
 }
 
-impl<Q: HwQueue> Drop for IoQpair<Q> {
-    fn drop(&mut self) {
-        if let Some(hwq) = self.hwq.as_mut() {
-            for (t, slot) in self.core.slots.iter().enumerate() {
-                if matches!(
-                    slot.state,
-                    SlotState::Active | SlotState::Aborting | SlotState::Quiescing
-                ) {
+impl<Q: HwQueue> IoQpair<Q> {
+    /// Aborts every exchange still on the queue and polls, bounded, until all
+    /// of them completed. True when the queue has nothing in flight: only such
+    /// a queue may be handed to another queue pair, which reuses the tags.
+    fn drain_for_release(&mut self) -> bool {
+        let Some(hwq) = self.hwq.as_mut() else {
+            return true;
+        };
+        let c = &mut self.core;
+        let mut pending = 0usize;
+        for (t, slot) in c.slots.iter_mut().enumerate() {
+            match slot.state {
+                SlotState::Active => {
                     // t fits u16 (see new()).
                     hwq.abort(t as u16);
+                    slot.state = SlotState::Quiescing;
+                    pending += 1;
                 }
+                // Abort already issued.
+                SlotState::Aborting => {
+                    slot.state = SlotState::Quiescing;
+                    pending += 1;
+                }
+                SlotState::Quiescing => pending += 1,
+                _ => {}
             }
-            hwq.flush();
         }
+        if pending == 0 {
+            return true;
+        }
+        hwq.flush();
+        let deadline = c.clock.now() + c.abort_bound;
+        for round in 0..DROP_DRAIN_POLLS {
+            let slots = &mut c.slots;
+            hwq.poll(64, |d| {
+                // Any completion of an aborted tag (aborted, or it won the
+                // race and finished) ends that exchange.
+                if let Some(slot) = slots.get_mut(usize::from(d.tag)) {
+                    if slot.state == SlotState::Quiescing {
+                        slot.state = SlotState::Free;
+                        pending -= 1;
+                    }
+                }
+            });
+            if pending == 0 {
+                return true;
+            }
+            // A threaded LLDD completes the aborts on another thread.
+            std::thread::yield_now();
+            if round % 64 == 63 && c.clock.now() >= deadline {
+                break;
+            }
+        }
+        log::error!(
+            "qpair {}: {pending} aborted exchange(s) still outstanding at drop; the queue will be deleted, not reused",
+            c.link.qid
+        );
+        false
+    }
+}
+
+impl<Q: HwQueue> Drop for IoQpair<Q> {
+    fn drop(&mut self) {
+        let clean = self.drain_for_release();
         let msg = ToMgmt::Released {
             gen: self.core.gen,
             hwq: self.hwq.take(),
+            dirty: !clean,
         };
         if self.core.link.report(msg).is_err() {
             log::error!(
@@ -1259,9 +1315,33 @@ mod tests {
             Some(ToMgmt::Released {
                 gen: 1,
                 hwq: Some(q),
+                dirty: false,
             }) => {
-                assert_eq!(q.aborted, vec![0], "active exchanges aborted first")
+                assert_eq!(q.aborted, vec![0], "active exchanges aborted first");
+                assert!(q.ready.is_empty(), "the abort's completion was drained");
             }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn dropping_with_an_undrained_abort_reports_the_queue_dirty() {
+        let mut r = rig(4);
+        r.attach(FakeQ::default(), 31);
+        r.poll();
+        r.write(0, 1).unwrap();
+        r.write(1, 2).unwrap();
+        r.poll();
+        // Tag 1's abort will never complete.
+        r.hwq().lost.retain(|t| *t == 0);
+        let link = Arc::clone(&r.link);
+        drop(r);
+        match link.next_report() {
+            Some(ToMgmt::Released {
+                gen: 1,
+                hwq: Some(q),
+                dirty: true,
+            }) => assert_eq!(q.aborted, vec![0, 1]),
             other => panic!("{other:?}"),
         }
     }
