@@ -1143,3 +1143,34 @@ fn dropped_qpair_drains_its_queue_before_reuse() {
     assert_eq!(c.state(), CtrlState::Live);
     verify_blocks(&mut w, &mut qp2, &ns, 2, 1, 3);
 }
+
+/// Total CSN regressions the target saw on its live connections.
+fn csn_out_of_order(w: &World) -> u64 {
+    w.target
+        .associations()
+        .iter()
+        .flat_map(|a| a.connections())
+        .map(|c| c.stats().csn_out_of_order)
+        .sum()
+}
+
+/// Item 3 of the review: a queue pair allocated on a queue another one
+/// released continues the connection's CSN sequence (§4.7: CSNs only go up).
+#[test]
+fn csn_continues_when_a_queue_is_reclaimed() {
+    let mut w = World::new(None);
+    let (c, ns, mut qp) = live_with_qpair(&w, "");
+    let qid = qp.qid();
+    submit_writes(&mut w, &mut qp, &ns, 0, 8, 0);
+    assert_eq!(reap(&w, &mut qp, 8, 10).len(), 8);
+    drop(qp);
+    w.t.poll();
+    let mut qp2 = c.alloc_io_qpair().unwrap();
+    assert_eq!(qp2.qid(), qid, "the released queue is handed out again");
+    submit_writes(&mut w, &mut qp2, &ns, 8, 4, 0);
+    let done = reap(&w, &mut qp2, 4, 10);
+    assert_eq!(done.len(), 4);
+    assert!(done.iter().all(|d| d.status.is_success()), "{done:?}");
+    assert_eq!(csn_out_of_order(&w), 0);
+    assert_eq!(c.stats().unwrap().counters.resets, 0);
+}

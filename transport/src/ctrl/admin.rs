@@ -106,13 +106,14 @@ impl<Q: HwQueue> AdminQueue<Q> {
     ) -> Result<(), SubmitError> {
         let t = tag as usize;
         let data_len = data.map_or(0, |s| s.len);
-        self.csn = self.csn.wrapping_add(1);
         let slot = &mut self.slots[t];
         if slot.busy {
             return Err(SubmitError::Busy);
         }
+        // Consumed only if the LLDD takes the exchange (no gap on refusal).
+        let csn = self.csn.wrapping_add(1);
         iu::set_command(&mut slot.iu, sqe, tag as u16, dir, data_len);
-        iu::set_conn(&mut slot.iu, self.connection_id, self.csn);
+        iu::set_conn(&mut slot.iu, self.connection_id, csn);
         slot.dir = dir;
         slot.sge = data;
         let sgl = match &slot.sge {
@@ -127,6 +128,7 @@ impl<Q: HwQueue> AdminQueue<Q> {
             payload_len: data_len,
             sgl,
         })?;
+        self.csn = csn;
         self.hwq.flush();
         slot.busy = true;
         slot.aborted = false;

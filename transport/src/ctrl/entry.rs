@@ -492,11 +492,17 @@ impl<L: Lldd> CtrlEntry<L> {
             while let Some(r) = slot.link.next_report() {
                 progress = true;
                 match r {
-                    ToMgmt::Quiesced { gen: g, hwq, stuck } => {
+                    ToMgmt::Quiesced {
+                        gen: g,
+                        hwq,
+                        stuck,
+                        csn,
+                    } => {
                         if Some(g) == gen && slot.quiescing {
                             slot.quiescing = false;
                             slot.attached = None;
                             slot.parked = Some(hwq);
+                            slot.csn = csn;
                             self.counters.stuck_exchanges += u64::from(stuck);
                         } else {
                             // A late answer after the bound: delete the stale queue.
@@ -508,7 +514,12 @@ impl<L: Lldd> CtrlEntry<L> {
                             recover = Some(g);
                         }
                     }
-                    ToMgmt::Released { gen: g, hwq, dirty } => {
+                    ToMgmt::Released {
+                        gen: g,
+                        hwq,
+                        dirty,
+                        csn,
+                    } => {
                         slot.claimed = false;
                         if slot.attached == Some(g) {
                             slot.attached = None;
@@ -531,7 +542,10 @@ impl<L: Lldd> CtrlEntry<L> {
                                 }
                             }
                             Some(hwq) if Some(g) == gen && slot.parked.is_none() => {
+                                // The connection lives on: its next queue pair
+                                // continues the CSN sequence.
                                 slot.parked = Some(hwq);
+                                slot.csn = csn;
                             }
                             Some(hwq) => drop(hwq),
                             None => {}

@@ -48,7 +48,13 @@ pub(crate) enum ToQpair<Q> {
 #[derive(Debug)]
 pub(crate) enum ToMgmt<Q> {
     /// Answer to `Quiesce`; `stuck` exchanges did not complete within the bound.
-    Quiesced { gen: u32, hwq: Q, stuck: u32 },
+    /// `csn`: the last CSN used on the connection.
+    Quiesced {
+        gen: u32,
+        hwq: Q,
+        stuck: u32,
+        csn: u32,
+    },
     /// A transport-level failure on this association (ERSP mismatch, LLDD error,
     /// aborted exchange): reset it.
     TransportError { gen: u32 },
@@ -57,11 +63,14 @@ pub(crate) enum ToMgmt<Q> {
     /// The `IoQpair` was dropped; here is its hardware queue, if it had one.
     /// `dirty`: exchanges aborted at the drop did not complete within the drain
     /// bound, so their completions may still arrive on this queue; it must be
-    /// deleted, never handed to another queue pair.
+    /// deleted, never handed to another queue pair. `csn`: the last CSN used
+    /// on the connection; the next queue pair on it continues after it
+    /// (CSNs only go up on a connection, nvme-fc.md §4.7).
     Released {
         gen: u32,
         hwq: Option<Q>,
         dirty: bool,
+        csn: u32,
     },
 }
 

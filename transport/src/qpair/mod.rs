@@ -91,7 +91,7 @@ pub struct QpairStats {
     pub errors: u64,
     /// Commands aborted because they exceeded io_timeout.
     pub timeouts: u64,
-    /// Resubmissions after a timeout abort.
+    /// Resubmissions after a timeout abort or a transport error.
     pub retries: u64,
     /// Requests resubmitted on a new association.
     pub replayed: u64,
@@ -131,6 +131,9 @@ struct Slot {
     seq: u64,
     /// I/O timeout while Active; abort bound while Aborting.
     deadline: Duration,
+    /// `Core::polls` when the exchange was started: tells a deadline stamped
+    /// between polls (with the last poll's clock) from one stamped in a poll.
+    started_in: u64,
     status: NvmeStatus,
 }
 
@@ -172,7 +175,15 @@ struct Core<Q> {
     sqhd: u16,
     seq: u64,
     seen: u32,
+    /// The clock as read by the last poll. Submissions stamp their deadline
+    /// with it (no clock read per I/O); the next poll corrects the stamps when
+    /// more than `stamp_slack` passed since (an idle queue pair).
     last_now: Duration,
+    /// Polls finished; see `Slot::started_in`.
+    polls: u64,
+    /// Error a deadline stamped with `last_now` may carry without correction:
+    /// the timer's granularity (io_timeout / 16).
+    stamp_slack: Duration,
     next_scan: Duration,
     io_timeout: Duration,
     abort_bound: Duration,
@@ -214,6 +225,7 @@ impl<Q: HwQueue> IoQpair<Q> {
                 ctx: 0,
                 seq: 0,
                 deadline: Duration::ZERO,
+                started_in: 0,
                 status: NvmeStatus::SUCCESS,
             })
             .collect();
@@ -247,6 +259,8 @@ impl<Q: HwQueue> IoQpair<Q> {
                 sqhd: 0,
                 seq: 0,
                 last_now: now,
+                polls: 0,
+                stamp_slack: p.io_timeout / 16,
                 next_scan: Duration::MAX,
                 io_timeout: p.io_timeout,
                 abort_bound: p.abort_bound,
@@ -427,7 +441,7 @@ impl<Q: HwQueue> IoQpair<Q> {
                         return Err(IoSubmitError::Busy);
                     }
                     Err(SubmitError::Failed) => {
-                        c.hold(tag);
+                        c.retry_or_fail(tag);
                         c.transport_error();
                     }
                 }
@@ -457,6 +471,9 @@ impl<Q: HwQueue> IoQpair<Q> {
     /// number of completions delivered.
     pub fn poll<F: FnMut(IoCompletion)>(&mut self, budget: u32, mut f: F) -> u32 {
         let now = self.core.clock.now();
+        if now.saturating_sub(self.core.last_now) > self.core.stamp_slack {
+            self.core.restamp(now);
+        }
         self.core.last_now = now;
         if self.core.link.posted() != self.core.seen {
             self.handle_messages(now);
@@ -500,6 +517,7 @@ impl<Q: HwQueue> IoQpair<Q> {
             f(c);
             delivered += 1;
         }
+        self.core.polls = self.core.polls.wrapping_add(1);
         delivered
     }
 
@@ -545,6 +563,7 @@ impl<Q: HwQueue> IoQpair<Q> {
                 gen: self.core.gen,
                 hwq: old,
                 stuck: 0,
+                csn: self.core.csn,
             });
         }
         let c = &mut self.core;
@@ -582,7 +601,7 @@ impl<Q: HwQueue> IoQpair<Q> {
                     break;
                 }
                 Err(SubmitError::Failed) => {
-                    c.held.push(tag);
+                    c.retry_or_fail(tag);
                     c.transport_error();
                     break;
                 }
@@ -626,9 +645,13 @@ impl<Q: HwQueue> IoQpair<Q> {
         c.stats.stuck += u64::from(stuck);
         c.mode = Mode::Detached;
         if let Some(hwq) = self.hwq.take() {
-            if let Err(ToMgmt::Quiesced { hwq, .. }) =
-                c.link.report(ToMgmt::Quiesced { gen, hwq, stuck })
-            {
+            let csn = c.csn;
+            if let Err(ToMgmt::Quiesced { hwq, .. }) = c.link.report(ToMgmt::Quiesced {
+                gen,
+                hwq,
+                stuck,
+                csn,
+            }) {
                 log::error!("qpair {}: link full, dropping quiesced queue", c.link.qid);
                 drop(hwq);
             }
@@ -664,12 +687,40 @@ impl<Q: HwQueue> IoQpair<Q> {
         c.next_scan = if next == Duration::MAX {
             Duration::MAX
         } else {
-            next.max(now + c.io_timeout / 16)
+            next.max(now + c.stamp_slack)
         };
     }
 }
 
 impl<Q> Core<Q> {
+    /// The queue pair was not polled for longer than the timer's granularity:
+    /// exchanges started since the last poll carry that poll's time as their
+    /// start; give them their full io_timeout from now instead. Runs only
+    /// after such a gap, never on a busy queue pair.
+    #[cold]
+    fn restamp(&mut self, now: Duration) {
+        let deadline = now + self.io_timeout;
+        for slot in self.slots.iter_mut() {
+            if slot.state == SlotState::Active && slot.started_in == self.polls {
+                slot.deadline = deadline;
+            }
+        }
+    }
+
+    /// Another attempt for `tag` after a timeout abort or a transport error,
+    /// unless it used up MAX_RETRIES: then it completes with host aborted
+    /// command, as Linux does past `nvme_max_retries`.
+    fn retry_or_fail(&mut self, tag: u16) {
+        let slot = &mut self.slots[usize::from(tag)];
+        slot.retries = slot.retries.saturating_add(1);
+        if slot.retries > MAX_RETRIES {
+            self.finish(tag, NvmeStatus::HOST_ABORTED_CMD);
+        } else {
+            self.stats.retries += 1;
+            self.hold(tag);
+        }
+    }
+
     fn hold(&mut self, tag: u16) {
         self.slots[usize::from(tag)].state = SlotState::Held;
         self.held.push(tag);
@@ -698,9 +749,11 @@ impl<Q> Core<Q> {
 
     fn start<H: HwQueue>(&mut self, hwq: &mut H, tag: u16) -> Result<(), SubmitError> {
         let t = usize::from(tag);
-        self.csn = self.csn.wrapping_add(1);
+        // Consumed only if the LLDD takes the exchange: a refused submission
+        // leaves no gap in the connection's sequence.
+        let csn = self.csn.wrapping_add(1);
         let slot = &mut self.slots[t];
-        iu::set_conn(&mut slot.iu, self.connection_id, self.csn);
+        iu::set_conn(&mut slot.iu, self.connection_id, csn);
         let base = t * self.max_sge;
         let req = FcpReq {
             tag,
@@ -711,8 +764,10 @@ impl<Q> Core<Q> {
             sgl: &self.sges[base..base + usize::from(slot.nsge)],
         };
         hwq.submit(&req)?;
+        self.csn = csn;
         slot.state = SlotState::Active;
         slot.deadline = self.last_now + self.io_timeout;
+        slot.started_in = self.polls;
         self.next_scan = self.next_scan.min(slot.deadline);
         self.active += 1;
         self.dirty = true;
@@ -761,15 +816,8 @@ impl<Q> Core<Q> {
                 false
             }
             (SlotState::Aborting, Err(_)) => {
-                let slot = &mut self.slots[t];
-                slot.retries += 1;
-                if slot.retries > MAX_RETRIES {
-                    self.finish(d.tag, NvmeStatus::HOST_ABORTED_CMD);
-                } else {
-                    self.stats.retries += 1;
-                    // Resubmitted by replay() at the end of this poll.
-                    self.hold(d.tag);
-                }
+                // Resubmitted by replay() at the end of this poll.
+                self.retry_or_fail(d.tag);
                 false
             }
             (_, Err(e)) => {
@@ -778,7 +826,7 @@ impl<Q> Core<Q> {
                     self.link.qid,
                     d.tag
                 );
-                self.hold(d.tag);
+                self.retry_or_fail(d.tag);
                 self.transport_error();
                 false
             }
@@ -854,6 +902,7 @@ impl<Q: HwQueue> Drop for IoQpair<Q> {
             gen: self.core.gen,
             hwq: self.hwq.take(),
             dirty: !clean,
+            csn: self.core.csn,
         };
         if self.core.link.report(msg).is_err() {
             log::error!(
@@ -1316,6 +1365,7 @@ mod tests {
                 gen: 1,
                 hwq: Some(q),
                 dirty: false,
+                ..
             }) => {
                 assert_eq!(q.aborted, vec![0], "active exchanges aborted first");
                 assert!(q.ready.is_empty(), "the abort's completion was drained");
@@ -1341,9 +1391,141 @@ mod tests {
                 gen: 1,
                 hwq: Some(q),
                 dirty: true,
+                ..
             }) => assert_eq!(q.aborted, vec![0, 1]),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Review item 3: the CSN a queue pair reached goes back to management
+    /// with the queue, so the next queue pair on it continues from there.
+    #[test]
+    fn released_and_quiesced_carry_the_csn_reached() {
+        let mut r = rig(4);
+        r.attach(
+            FakeQ {
+                auto: true,
+                ..FakeQ::default()
+            },
+            31,
+        );
+        r.poll();
+        for i in 0..3 {
+            r.write(i, i).unwrap();
+        }
+        assert_eq!(r.poll().len(), 3);
+        let link = Arc::clone(&r.link);
+        link.post(ToQpair::Quiesce {
+            gen: 1,
+            bound: Duration::from_secs(1),
+        })
+        .unwrap();
+        r.poll();
+        match link.next_report() {
+            Some(ToMgmt::Quiesced { gen: 1, csn: 4, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        r.attach(FakeQ::default(), 31);
+        r.poll();
+        r.write(7, 7).unwrap();
+        r.poll();
+        drop(r);
+        match link.next_report() {
+            Some(ToMgmt::Released { gen: 2, csn: 2, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Review item 4: a command submitted after the queue pair sat idle (no
+    /// poll) gets its full io_timeout, not one measured from the last poll.
+    #[test]
+    fn command_after_an_idle_period_gets_its_full_timeout() {
+        let mut r = rig(4);
+        r.attach(FakeQ::default(), 31);
+        r.poll();
+        r.hand.advance(Duration::from_secs(300));
+        r.write(0, 1).unwrap();
+        assert!(r.poll().is_empty());
+        assert!(r.hwq().aborted.is_empty(), "aborted right after submission");
+        assert_eq!(r.qp.stats().timeouts, 0);
+        r.hand.advance(Duration::from_secs(29));
+        r.poll();
+        assert!(r.hwq().aborted.is_empty(), "aborted before io_timeout");
+        r.hand.advance(Duration::from_secs(2));
+        r.poll();
+        assert_eq!(r.hwq().aborted, vec![0], "aborted once io_timeout passed");
+        assert_eq!(r.qp.stats().timeouts, 1);
+    }
+
+    /// Review item 4, the busy path: with other commands in flight the
+    /// submission still reads no clock, and a poll soon after keeps the stamp.
+    #[test]
+    fn busy_submissions_keep_the_poll_stamp() {
+        let mut r = rig(4);
+        r.attach(FakeQ::default(), 31);
+        r.poll();
+        r.write(0, 1).unwrap();
+        r.poll();
+        r.hand.advance(Duration::from_secs(1));
+        r.write(1, 2).unwrap(); // stamped with the last poll (0 s)
+        r.hand.advance(Duration::from_millis(1));
+        r.poll();
+        r.hand.advance(Duration::from_millis(29_000));
+        r.poll();
+        assert_eq!(r.hwq().aborted, vec![0, 1], "both due at 30 s");
+    }
+
+    /// Review item 5: a command that keeps failing with a transport error is
+    /// resubmitted at most MAX_RETRIES times, then completed with host
+    /// aborted command.
+    #[test]
+    fn transport_error_retries_are_capped() {
+        let mut r = rig(4);
+        r.attach(FakeQ::default(), 31);
+        r.poll();
+        r.write(2, 22).unwrap();
+        r.poll();
+        let mut done = Vec::new();
+        for attempt in 0..=MAX_RETRIES {
+            let q = r.hwq();
+            assert_eq!(q.submitted.len(), usize::from(attempt) + 1);
+            let tag = q.lost.pop().unwrap();
+            let mut d = good(tag, 0);
+            d.status = FcpStatus::Aborted;
+            d.rsp_len = 0;
+            q.ready.push_back(d);
+            done.extend(r.poll());
+        }
+        done.extend(r.poll());
+        assert_eq!(
+            done,
+            vec![IoCompletion {
+                ctx: 22,
+                status: NvmeStatus::HOST_ABORTED_CMD
+            }]
+        );
+        assert_eq!(r.hwq().submitted.len(), usize::from(MAX_RETRIES) + 1);
+        assert_eq!(r.qp.outstanding(), 0);
+    }
+
+    /// Review item 6: a submission the LLDD refuses with Busy uses no CSN.
+    #[test]
+    fn busy_submission_consumes_no_csn() {
+        let mut r = rig(4);
+        r.attach(FakeQ::default(), 31);
+        r.poll();
+        r.hwq().busy = true;
+        assert_eq!(r.write(0, 1), Err(IoSubmitError::Busy));
+        assert_eq!(r.write(0, 1), Err(IoSubmitError::Busy));
+        r.hwq().busy = false;
+        r.write(0, 1).unwrap();
+        r.write(1, 2).unwrap();
+        let csns: Vec<u32> = r.hwq().submitted.iter().map(|s| s.1).collect();
+        assert_eq!(
+            csns,
+            vec![2, 3],
+            "CSNs follow the Connect's (1) without gaps"
+        );
     }
 
     #[test]
