@@ -713,6 +713,37 @@ mod tests {
         assert!(lldd.deleted.lock().unwrap().is_empty());
     }
 
+    /// Review item 7: an attempt refused because the controller is already
+    /// marked active (-ENOTUNIQ) still schedules the next one, and deleting
+    /// the controller at ctrl_loss_tmo clears the mark.
+    #[test]
+    fn already_active_attempt_keeps_reconnecting_until_ctrl_loss() {
+        let (clock, hand) = Clock::manual();
+        let t = Transport::new(clock);
+        let lldd = Arc::new(RecLldd::default());
+        let lp = t.register_localport(info(1, 1), lldd.clone()).unwrap();
+        let rp = t.register_remoteport(lp, info(2, 2)).unwrap();
+        let c = t.connect(opts(",ctrl_loss_tmo=6")).unwrap();
+        t.poll();
+        assert_eq!(t.stats().ctrl(c.uid()).unwrap().nr_reconnects, 1);
+        {
+            // A mark left behind (the state -ENOTUNIQ guards against).
+            let mut g = t.lock();
+            let m = &mut *g;
+            let mark = m.reg.ctrl_active(rp);
+            m.ctrls.get_mut(&c.uid()).unwrap().act_mark = mark;
+        }
+        hand.advance(Duration::from_secs(2));
+        t.poll();
+        let cs = t.stats().ctrl(c.uid()).cloned().unwrap();
+        assert_eq!((cs.nr_reconnects, cs.state), (2, CtrlState::Connecting));
+        hand.advance(Duration::from_secs(2));
+        t.poll();
+        assert_eq!(c.state(), CtrlState::Deleted, "third attempt at 4 s");
+        assert_eq!(t.stats().rport(rp).unwrap().act_ctrl_cnt, 0);
+        assert_eq!(t.stats().lport(lp).unwrap().act_rport_cnt, 0);
+    }
+
     #[test]
     fn idle_unregister_deletes_at_once_and_dev_loss_ends_the_controller() {
         let (clock, hand) = Clock::manual();

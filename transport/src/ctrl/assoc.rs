@@ -127,7 +127,16 @@ impl<L: Lldd> CtrlEntry<L> {
             return;
         };
         if self.act_mark.is_some() {
-            log::error!("{}: association already active (-ENOTUNIQ)", self.name());
+            // Counted as a failed attempt (§3.2 step 1): the controller goes on
+            // reconnecting, or is deleted when its timers say so, which also
+            // clears the mark.
+            log::error!(
+                "{}: attempt {}: association already active (-ENOTUNIQ)",
+                self.name(),
+                self.nr_reconnects
+            );
+            self.counters.failed_attempts += 1;
+            self.reconnect_or_delete(ctx, false);
             return;
         }
         self.act_mark = ctx.reg.ctrl_active(self.rport);
@@ -628,6 +637,8 @@ impl<L: Lldd> CtrlEntry<L> {
             return;
         }
         let Some(assoc) = self.assoc.as_mut() else {
+            // No association, so no mark may stay behind (-ENOTUNIQ leftovers).
+            self.deactivate(ctx);
             self.step = Step::Idle;
             self.after_teardown(ctx, after);
             return;
@@ -662,6 +673,7 @@ impl<L: Lldd> CtrlEntry<L> {
             return false;
         };
         let Some(assoc) = self.assoc.as_mut() else {
+            self.deactivate(ctx);
             self.step = Step::Idle;
             self.after_teardown(ctx, after);
             return true;
