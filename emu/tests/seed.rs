@@ -1174,3 +1174,31 @@ fn csn_continues_when_a_queue_is_reclaimed() {
     assert_eq!(csn_out_of_order(&w), 0);
     assert_eq!(c.stats().unwrap().counters.resets, 0);
 }
+
+/// Item 8 of the review: the remote port comes back while an association
+/// attempt is failing because it left; the next attempt starts at once, not
+/// after reconnect_delay (§2.6 step 5: resume queues the connect with 0 delay).
+#[test]
+fn reregister_during_a_failing_attempt_reconnects_at_once() {
+    let w = World::new(None);
+    let c = w.t.connect(w.opts("")).unwrap();
+    w.t.poll(); // attempt 1 started: Create Association in flight
+    assert_eq!(c.state(), CtrlState::Connecting);
+    assert!(c.stats().unwrap().assoc_active);
+    w.fc.del_remote_port(w.reg(), w.rport).unwrap();
+    let rport =
+        w.fc.add_remote_port(w.reg(), w.lport, TGT_NN, TGT_PN, w.dev_loss)
+            .unwrap();
+    assert_eq!(rport, w.rport);
+    // No time passes: only an immediate attempt can bring the controller up.
+    for _ in 0..30 {
+        if c.state() == CtrlState::Live {
+            break;
+        }
+        w.t.poll();
+    }
+    assert_eq!(c.state(), CtrlState::Live, "{:?}", c.stats());
+    let st = c.stats().unwrap();
+    assert_eq!(st.counters.failed_attempts, 1);
+    assert_eq!(st.counters.connects, 1);
+}

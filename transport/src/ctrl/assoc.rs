@@ -105,6 +105,7 @@ impl<L: Lldd> CtrlEntry<L> {
     /// mark active, create the admin queue, send Create Association.
     pub(crate) fn start_attempt(&mut self, ctx: &mut Ctx<'_, L>) {
         self.next_attempt = None;
+        self.resume_pending = false;
         self.nr_reconnects += 1;
         let now = ctx.now;
         let (online, token) = match ctx.reg.rports.get(&self.rport) {
@@ -609,6 +610,7 @@ impl<L: Lldd> CtrlEntry<L> {
             nr_ioqs
         );
         self.nr_reconnects = 0;
+        self.resume_pending = false;
         self.failfast_at = None;
         self.counters.connects += 1;
         self.attach_links();

@@ -139,6 +139,9 @@ pub(crate) struct CtrlEntry<L: Lldd> {
     pub assoc: Option<Box<Assoc<L>>>,
     pub step: Step,
     pub next_attempt: Option<Duration>,
+    /// The remote port was registered again while an attempt was in progress
+    /// or being unwound: the next attempt goes at once (§2.6 step 5).
+    pub resume_pending: bool,
     pub failfast_at: Option<Duration>,
     pub failfast_fired: bool,
     pub gen: u32,
@@ -168,6 +171,7 @@ impl<L: Lldd> CtrlEntry<L> {
             assoc: None,
             step: Step::Idle,
             next_attempt: None,
+            resume_pending: false,
             failfast_at: None,
             failfast_fired: false,
             gen: 0,
@@ -385,10 +389,17 @@ impl<L: Lldd> CtrlEntry<L> {
         }
     }
 
-    /// The remote port came back (§2.6 step 5): reconnect now if waiting.
+    /// The remote port came back (§2.6 step 5): CONNECTING reconnects with no
+    /// delay — now if waiting, else as soon as the attempt in progress has
+    /// failed and been unwound. RESETTING reconnects by itself after teardown.
     pub fn resume(&mut self, now: Duration) {
-        if self.state() == CtrlState::Connecting && self.step == Step::Idle {
+        if self.state() != CtrlState::Connecting {
+            return;
+        }
+        if self.step == Step::Idle {
             self.next_attempt = Some(now);
+        } else {
+            self.resume_pending = true;
         }
     }
 
@@ -411,6 +422,9 @@ impl<L: Lldd> CtrlEntry<L> {
             dnr,
         });
         match d {
+            Reconnect::At(_) if std::mem::take(&mut self.resume_pending) => {
+                self.next_attempt = Some(ctx.now);
+            }
             Reconnect::At(t) => self.next_attempt = Some(t),
             Reconnect::Delete(why) => {
                 let reason = match why {
