@@ -1202,3 +1202,34 @@ fn reregister_during_a_failing_attempt_reconnects_at_once() {
     assert_eq!(st.counters.failed_attempts, 1);
     assert_eq!(st.counters.connects, 1);
 }
+
+/// Item 9 of the review: a Disconnect Association that arrives through a new
+/// LLDD instance (the ports were registered again while the old association
+/// was still being torn down) is answered, after the teardown, through the
+/// instance that received it.
+#[test]
+fn target_disconnect_during_rebind_is_answered_by_the_receiving_instance() {
+    let mut w = World::new(None);
+    let (c, ns, mut qp) = live_with_qpair(&w, "");
+    let assoc = c.stats().unwrap().association_id;
+    submit_writes(&mut w, &mut qp, &ns, 0, 4, 21);
+    w.unregister_all();
+    w.new_instance();
+    assert!(w.target.disconnect_association(assoc));
+    w.t.poll();
+    assert_eq!(c.stats().unwrap().counters.target_disconnects, 1);
+    assert!(
+        w.target.ls_responses().is_empty(),
+        "ACC deferred until the teardown"
+    );
+    qp.poll(256, |c| panic!("held I/O completed early: {c:?}"));
+    w.poll(30);
+    assert_eq!(c.state(), CtrlState::Live);
+    let rsps = w.target.ls_responses();
+    assert_eq!(rsps.len(), 1, "{rsps:?}");
+    assert_eq!(rsps[0].1.first(), Some(&2), "LS_ACC: {rsps:?}");
+    let done = reap(&w, &mut qp, 4, 20);
+    assert_eq!(done.len(), 4);
+    assert!(done.iter().all(|d| d.status.is_success()), "{done:?}");
+    verify_blocks(&mut w, &mut qp, &ns, 0, 4, 21);
+}

@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::ctrl::assoc::PendingLsRsp;
 use crate::ctrl::entry::{CtrlEntry, Ctx};
 use crate::ctrl::options::ConnectOptions;
 use crate::ctrl::state::CtrlState;
@@ -385,10 +386,15 @@ impl<L: Lldd> Transport<L> {
                     .is_some_and(|r| r.state == PortState::Online && r.lport == lport);
                 let code = payload.first().copied().unwrap_or(0);
                 let reject = |reason| encode_ls_rjt(code, reason, RjtExplanation::NONE);
-                // §3.7: validate, find the association, defer the ACC to teardown.
+                // §3.7: a port that is not ONLINE gets "unable to perform"
+                // before the payload is looked at; then validate, find the
+                // association, defer the ACC to teardown.
+                if !online {
+                    inst.xmt_ls_rsp(lport, xchg, &reject(RjtReason::UNAB));
+                    return;
+                }
                 let rsp = match RcvDisconnectAssoc::decode(&payload) {
                     Err(rjt) => rjt.encode(),
-                    Ok(_) if !online => reject(RjtReason::UNAB),
                     Ok(d) => {
                         let uid = m.ctrls.iter().find_map(|(k, e)| {
                             (e.rport == rport
@@ -428,10 +434,18 @@ impl<L: Lldd> Transport<L> {
             return;
         };
         if let Some(a) = e.assoc.as_mut() {
-            if let Some(old) = a.rcv_disconn.replace(xchg) {
-                let rsp =
-                    encode_ls_rjt(ls_cmd::DISCONN_ASSOC, RjtReason::UNAB, RjtExplanation::NONE);
-                inst.xmt_ls_rsp(lport, old, &rsp);
+            let pending = PendingLsRsp {
+                inst: Arc::clone(inst),
+                lport,
+                xchg,
+            };
+            // A second Disconnect replaces the first, which is rejected (§3.7).
+            if let Some(old) = a.rcv_disconn.replace(pending) {
+                old.send(&encode_ls_rjt(
+                    ls_cmd::DISCONN_ASSOC,
+                    RjtReason::UNAB,
+                    RjtExplanation::NONE,
+                ));
             }
         }
         e.counters.target_disconnects += 1;
@@ -855,6 +869,13 @@ mod tests {
             (rp, vec![3; 64], 0x03),                          // Create Association: wrong direction
             (rp, vec![0x7e; 48], 0x01),                       // unknown LS
             (RemotePortId(99), encode_disconnect_assoc(9), 0x09), // unknown port
+            // Port not online: refused before the payload is looked at.
+            (
+                RemotePortId(99),
+                encode_disconnect_assoc(9)[..20].to_vec(),
+                0x09,
+            ),
+            (RemotePortId(99), vec![0x7e; 48], 0x09),
         ];
         for (i, (rport, payload, _)) in cases.iter().enumerate() {
             lldd.inbox.lock().unwrap().push(LsEvent::Received {

@@ -46,12 +46,28 @@ pub(crate) struct Assoc<L: Lldd> {
     pub ls_tag: Option<(u64, Duration)>,
     pub ls_result: Option<Result<Vec<u8>, LsError>>,
     /// A received Disconnect Association whose ACC waits for teardown (§3.7).
-    pub rcv_disconn: Option<u64>,
+    pub rcv_disconn: Option<PendingLsRsp<L>>,
     /// Set by error recovery while connecting (`ASSOC_FAILED`).
     pub failed: bool,
     pub ns_list: Vec<u32>,
     pub ns_found: Vec<NsData>,
     pub last_ka: Duration,
+}
+
+/// A received LS whose response is deferred. It goes out through the LLDD
+/// instance and local port that received the LS, which may differ from the
+/// instance the association was built on when the ports were registered
+/// again meanwhile.
+pub(crate) struct PendingLsRsp<L> {
+    pub inst: Arc<L>,
+    pub lport: LocalPortId,
+    pub xchg: u64,
+}
+
+impl<L: Lldd> PendingLsRsp<L> {
+    pub fn send(self, payload: &[u8]) {
+        self.inst.xmt_ls_rsp(self.lport, self.xchg, payload);
+    }
 }
 
 /// Where the build is.
@@ -736,10 +752,8 @@ impl<L: Lldd> CtrlEntry<L> {
                     log::info!("{}: Disconnect Association not sent: {e}", self.name());
                 }
             }
-            if let Some(xchg) = assoc.rcv_disconn {
-                assoc
-                    .lldd
-                    .xmt_ls_rsp(assoc.lport, xchg, &encode_disconnect_assoc_acc());
+            if let Some(rsp) = assoc.rcv_disconn {
+                rsp.send(&encode_disconnect_assoc_acc());
             }
             if let Some((_, q, _)) = assoc.building_ioq {
                 drop(q.into_hwq());
