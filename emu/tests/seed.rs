@@ -1233,3 +1233,38 @@ fn target_disconnect_during_rebind_is_answered_by_the_receiving_instance() {
     assert!(done.iter().all(|d| d.status.is_success()), "{done:?}");
     verify_blocks(&mut w, &mut qp, &ns, 0, 4, 21);
 }
+
+/// Item 10 of the review: fast_io_fail_tmo of an earlier outage must not reach
+/// a queue pair claimed during a later one: its I/O is held, not failed.
+#[test]
+fn queue_pair_claimed_later_does_not_see_an_old_fast_io_fail() {
+    let mut w = World::new(None);
+    let (c, ns, mut qp) = live_with_qpair(&w, ",fast_io_fail_tmo=3");
+    // First outage: fast_io_fail_tmo fires while queues 2..4 have no queue pair.
+    w.fc.del_remote_port(w.reg(), w.rport).unwrap();
+    reap(&w, &mut qp, 1, 3);
+    w.advance(Duration::from_secs(4));
+    reap(&w, &mut qp, 1, 3);
+    w.fc.add_remote_port(w.reg(), w.lport, TGT_NN, TGT_PN, None)
+        .unwrap();
+    w.poll(30);
+    assert_eq!(c.state(), CtrlState::Live);
+    // Second outage, fast_io_fail_tmo not reached: a new queue pair holds.
+    w.fc.del_remote_port(w.reg(), w.rport).unwrap();
+    reap(&w, &mut qp, 1, 3);
+    assert_eq!(c.state(), CtrlState::Connecting);
+    let mut qp2 = c.alloc_io_qpair().unwrap();
+    assert_ne!(qp2.qid(), qp.qid());
+    let bufs = submit_writes(&mut w, &mut qp2, &ns, 40, 2, 6);
+    assert_eq!(bufs.len(), 2);
+    let early = reap(&w, &mut qp2, 1, 3);
+    assert!(early.is_empty(), "held, not failed: {early:?}");
+    w.fc.add_remote_port(w.reg(), w.lport, TGT_NN, TGT_PN, None)
+        .unwrap();
+    w.poll(30);
+    assert_eq!(c.state(), CtrlState::Live);
+    let done = reap(&w, &mut qp2, 2, 20);
+    assert_eq!(done.len(), 2);
+    assert!(done.iter().all(|d| d.status.is_success()), "{done:?}");
+    verify_blocks(&mut w, &mut qp2, &ns, 40, 2, 6);
+}

@@ -237,7 +237,9 @@ impl<L: Lldd> CtrlEntry<L> {
                     "{}: fast_io_fail_tmo expired; failing queued I/O",
                     self.name()
                 );
-                for slot in &mut self.links {
+                // Only to queue pairs that exist: one claimed later learns it
+                // from alloc_io_qpair, never from a stale message.
+                for slot in self.links.iter_mut().filter(|s| s.claimed) {
                     slot.send(ToQpair::FailHeld {
                         status: NvmeStatus::HOST_PATH_ERROR,
                     });
@@ -446,7 +448,9 @@ impl<L: Lldd> CtrlEntry<L> {
                 }
                 let _ = self.set_state(CtrlState::Deleted);
                 for slot in &mut self.links {
-                    slot.send(ToQpair::Deleted);
+                    // Sticky: survives a full link and this entry being dropped.
+                    slot.link.mark_deleted();
+                    slot.outbox.clear();
                     drop(slot.parked.take());
                 }
                 log::info!("{}: deleted", self.name());
@@ -478,6 +482,7 @@ impl<L: Lldd> CtrlEntry<L> {
         };
         let (gen, token, sqsize) = (a.gen, a.rport_token, a.sqsize);
         for slot in &mut self.links {
+            slot.link.set_latest_gen(gen);
             if slot.claimed {
                 if let Some(hwq) = slot.parked.take() {
                     slot.attached = Some(gen);

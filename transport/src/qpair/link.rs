@@ -39,9 +39,8 @@ pub(crate) enum ToQpair<Q> {
     /// `bound` for their completions, hand the queue back.
     Quiesce { gen: u32, bound: Duration },
     /// Fail held requests (and new ones until the next `Attach`) with `status`.
+    /// Deletion is not a message but the link's sticky flag (`mark_deleted`).
     FailHeld { status: NvmeStatus },
-    /// The controller is gone: fail everything from now on.
-    Deleted,
 }
 
 /// Queue pair → management.
@@ -84,6 +83,13 @@ pub(crate) struct QpairLink<Q> {
     posted: AtomicU32,
     /// Set by the queue pair when it is dropped.
     released: AtomicBool,
+    /// Sticky: the controller is deleted. A flag rather than a message so that
+    /// it cannot be lost with a full link or a dropped controller entry, and a
+    /// queue pair created on the link later still learns it.
+    deleted: AtomicBool,
+    /// The latest association generation management attached on this link; a
+    /// queue pair created later starts from it.
+    latest_gen: AtomicU32,
 }
 
 impl<Q> QpairLink<Q> {
@@ -94,6 +100,8 @@ impl<Q> QpairLink<Q> {
             to_mgmt: ArrayQueue::new(LINK_DEPTH),
             posted: AtomicU32::new(0),
             released: AtomicBool::new(false),
+            deleted: AtomicBool::new(false),
+            latest_gen: AtomicU32::new(0),
         }
     }
 
@@ -132,6 +140,30 @@ impl<Q> QpairLink<Q> {
         self.to_qp.pop()
     }
 
+    /// Management: the controller is deleted, for good. Bumps the posted word
+    /// so that the queue pair looks at its messages (and this flag) on its
+    /// next poll. Callers hold the management lock (load + store).
+    pub fn mark_deleted(&self) {
+        self.deleted.store(true, Ordering::Release);
+        let n = self.posted.load(Ordering::Relaxed).wrapping_add(1);
+        self.posted.store(n, Ordering::Release);
+    }
+
+    /// Queue pair: true once the controller is deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Acquire)
+    }
+
+    /// Management: the generation it attaches now.
+    pub fn set_latest_gen(&self, gen: u32) {
+        self.latest_gen.store(gen, Ordering::Release);
+    }
+
+    /// Queue pair at creation: the generation to start from.
+    pub fn latest_gen(&self) -> u32 {
+        self.latest_gen.load(Ordering::Acquire)
+    }
+
     pub fn set_released(&self, v: bool) {
         self.released.store(v, Ordering::Release);
     }
@@ -145,18 +177,24 @@ impl<Q> QpairLink<Q> {
 mod tests {
     use super::*;
 
+    fn fail() -> ToQpair<u8> {
+        ToQpair::FailHeld {
+            status: NvmeStatus::HOST_PATH_ERROR,
+        }
+    }
+
     #[test]
     fn posted_counter_tracks_messages() {
         let l: QpairLink<u8> = QpairLink::new(1);
         let seen = l.posted();
-        l.post(ToQpair::Deleted).unwrap();
+        l.post(fail()).unwrap();
         assert_ne!(l.posted(), seen);
-        assert!(matches!(l.take(), Some(ToQpair::Deleted)));
+        assert!(matches!(l.take(), Some(ToQpair::FailHeld { .. })));
         assert!(l.take().is_none());
         for _ in 0..LINK_DEPTH {
-            l.post(ToQpair::Deleted).unwrap();
+            l.post(fail()).unwrap();
         }
-        assert!(l.post(ToQpair::Deleted).is_err(), "full link refuses");
+        assert!(l.post(fail()).is_err(), "full link refuses");
         l.report(ToMgmt::AbortStuck { gen: 3 }).unwrap();
         assert!(matches!(
             l.next_report(),

@@ -235,6 +235,7 @@ impl<Q: HwQueue> IoQpair<Q> {
             .filter_map(|t| u16::try_from(t).ok())
             .collect();
         let now = clock.now();
+        let gen = link.latest_gen();
         IoQpair {
             hwq: None,
             core: Core {
@@ -249,7 +250,7 @@ impl<Q: HwQueue> IoQpair<Q> {
                 held: Vec::with_capacity(depth),
                 done: Vec::with_capacity(depth),
                 mode: Mode::Detached,
-                gen: 0,
+                gen,
                 connection_id: 0,
                 rport: LlddRport(0),
                 limit: depth,
@@ -538,19 +539,24 @@ impl<Q: HwQueue> IoQpair<Q> {
                         self.core.mode = Mode::Failing(status);
                     }
                 }
-                ToQpair::Deleted => {
-                    // Nobody reads our reports any more: delete a queue we still
-                    // hold here rather than parking it in the link.
-                    let stale = self.hwq.take();
-                    if let Mode::Quiescing { gen, .. } = self.core.mode {
-                        self.finish_quiesce(gen);
-                    }
-                    drop(stale);
-                    self.core.fail_held(NvmeStatus::HOST_PATH_ERROR);
-                    self.core.mode = Mode::Deleted;
-                }
             }
         }
+        if self.core.mode != Mode::Deleted && self.core.link.is_deleted() {
+            self.deleted();
+        }
+    }
+
+    /// The controller is gone: fail everything from now on.
+    fn deleted(&mut self) {
+        // Nobody reads our reports any more: delete a queue we still hold here
+        // rather than parking it in the link.
+        let stale = self.hwq.take();
+        if let Mode::Quiescing { gen, .. } = self.core.mode {
+            self.finish_quiesce(gen);
+        }
+        drop(stale);
+        self.core.fail_held(NvmeStatus::HOST_PATH_ERROR);
+        self.core.mode = Mode::Deleted;
     }
 
     fn attach(&mut self, a: Attach<Q>) {
@@ -1343,7 +1349,7 @@ mod tests {
         // Still failing fast until an association comes back.
         r.write(3, 4).unwrap();
         assert_eq!(r.poll()[0].status, NvmeStatus::HOST_PATH_ERROR);
-        r.link.post(ToQpair::Deleted).unwrap();
+        r.link.mark_deleted();
         r.poll();
         r.write(3, 5).unwrap();
         assert_eq!(r.poll()[0].status, NvmeStatus::HOST_PATH_ERROR);
@@ -1526,6 +1532,77 @@ mod tests {
             vec![2, 3],
             "CSNs follow the Connect's (1) without gaps"
         );
+    }
+
+    /// Review item 10: deletion is sticky in the link, so a queue pair learns
+    /// it even when the Deleted message was lost, and one created afterwards
+    /// on the same link fails its I/O at once instead of holding it forever.
+    #[test]
+    fn deletion_is_sticky_without_the_message() {
+        let mut r = rig(4);
+        r.write(0, 1).unwrap();
+        r.poll();
+        r.link.mark_deleted();
+        let done = r.poll();
+        assert_eq!(
+            done,
+            vec![IoCompletion {
+                ctx: 1,
+                status: NvmeStatus::HOST_PATH_ERROR
+            }]
+        );
+        let (clock, _) = Clock::manual();
+        let mut late = IoQpair::new(
+            Arc::clone(&r.link),
+            clock,
+            QpairParams {
+                ctrl_uid: UID,
+                depth: 4,
+                max_sge: 2,
+                io_timeout: Duration::from_secs(30),
+                abort_bound: Duration::from_secs(10),
+            },
+        );
+        let ns = r.ns.clone();
+        let sge = Sge {
+            iova: 0x1000,
+            len: 512,
+        };
+        late.submit_write(&ns, 0, 1, &[sge], 9).unwrap();
+        let mut v = Vec::new();
+        late.poll(8, |c| v.push(c));
+        assert_eq!(
+            v,
+            vec![IoCompletion {
+                ctx: 9,
+                status: NvmeStatus::HOST_PATH_ERROR
+            }]
+        );
+    }
+
+    /// Review item 10: a queue pair created on a link starts from the latest
+    /// association generation management published there.
+    #[test]
+    fn new_queue_pair_starts_at_the_latest_generation() {
+        let r = rig(4);
+        r.link.set_latest_gen(7);
+        let (clock, _) = Clock::manual();
+        let qp: IoQpair<FakeQ> = IoQpair::new(
+            Arc::clone(&r.link),
+            clock,
+            QpairParams {
+                ctrl_uid: UID,
+                depth: 4,
+                max_sge: 2,
+                io_timeout: Duration::from_secs(30),
+                abort_bound: Duration::from_secs(10),
+            },
+        );
+        drop(qp);
+        assert!(r
+            .link
+            .next_report()
+            .is_some_and(|m| matches!(m, ToMgmt::Released { gen: 7, .. })));
     }
 
     #[test]
