@@ -16,6 +16,23 @@
 //! transport (register/unregister). The transport may call LLDD methods while it
 //! holds its management lock, except the delete callbacks, which it calls with no
 //! lock held so that the LLDD may call back into the transport from them.
+//!
+//! Re-entrancy: from [`Lldd::create_queue`], [`Lldd::ls_req`], [`Lldd::ls_abort`],
+//! [`Lldd::xmt_ls_rsp`], [`Lldd::poll_ls`], [`Lldd::alloc_dma`] and the `Drop` of a
+//! [`HwQueue`] (delete_queue) the LLDD must not call into the transport (register,
+//! unregister, `Transport::poll`, `stats`, `connect`, controller calls): they may
+//! run under the management lock, and such a call would deadlock. Queue events go
+//! through [`HwQueue::poll`], LS events through [`Lldd::poll_ls`]; a change of port
+//! state is reported from the LLDD's own context, outside these methods.
+//!
+//! Lifetimes: a [`HwQueue`] may outlive `remoteport_delete` and `localport_delete`.
+//! Teardown does not wait forever for a queue pair that stopped polling
+//! (docs/design.md, bounded teardown): the association is counted inactive, and
+//! the delete callbacks may fire, while that thread still owns its queue; the
+//! queue is dropped when the queue pair polls or is dropped. Until its `Drop`, a
+//! queue must stay valid, accept `abort`, `flush` and `poll` (completing or
+//! failing what it had), and must not touch memory the LLDD freed in a delete
+//! callback. New exchanges on it may fail with [`SubmitError::Failed`].
 
 use std::time::Duration;
 

@@ -190,19 +190,32 @@ impl<L: Lldd> CtrlEntry<L> {
         self.sm.get()
     }
 
+    /// Moves the state machine (nvme-fc.md §3.1) and publishes the new state;
+    /// the caller handles a refusal.
     pub fn set_state(&mut self, s: CtrlState) -> Result<(), BadTransition> {
-        let r = self.sm.become_(s);
-        match r {
-            Ok(()) => self.shared.publish_state(s),
-            Err(e) => log::warn!("{}: {e}", self.shared.name),
+        self.sm.become_(s)?;
+        self.shared.publish_state(s);
+        Ok(())
+    }
+
+    /// [`Self::set_state`] for transitions the callers' checks make legal: a
+    /// refusal is a bug, logged with what was attempted; false tells the
+    /// caller to leave everything as it is.
+    fn transition(&mut self, s: CtrlState, what: &str) -> bool {
+        match self.set_state(s) {
+            Ok(()) => true,
+            Err(e) => {
+                log::error!("{}: {what}: {e}", self.shared.name);
+                false
+            }
         }
-        r
     }
 
     /// `connect`: NEW → CONNECTING, first attempt at the next poll.
     pub fn begin(&mut self, now: Duration) {
-        let _ = self.set_state(CtrlState::Connecting);
-        self.next_attempt = Some(now);
+        if self.transition(CtrlState::Connecting, "connect") {
+            self.next_attempt = Some(now);
+        }
     }
 
     /// One management pass; true when something changed.
@@ -346,10 +359,9 @@ impl<L: Lldd> CtrlEntry<L> {
 
     /// LIVE → RESETTING, teardown, then reconnect.
     pub fn reset(&mut self, ctx: &mut Ctx<'_, L>) -> bool {
-        if self.state() != CtrlState::Live {
+        if self.state() != CtrlState::Live || !self.transition(CtrlState::Resetting, "reset") {
             return false;
         }
-        let _ = self.set_state(CtrlState::Resetting);
         self.counters.resets += 1;
         self.start_teardown(ctx, After::Reconnect { dnr: false });
         true
@@ -360,9 +372,11 @@ impl<L: Lldd> CtrlEntry<L> {
         if matches!(self.state(), CtrlState::Deleting | CtrlState::Deleted) {
             return;
         }
+        if !self.transition(CtrlState::Deleting, reason) {
+            return;
+        }
         log::info!("{}: deleting ({reason})", self.name());
         self.delete_reason = Some(reason);
-        let _ = self.set_state(CtrlState::Deleting);
         self.next_attempt = None;
         self.start_teardown(ctx, After::Delete);
     }
@@ -385,6 +399,14 @@ impl<L: Lldd> CtrlEntry<L> {
                         a.lldd.ls_abort(a.lport, tag);
                         a.ls_result = Some(Err(crate::lldd::LsError::Aborted));
                     }
+                }
+                // A wait scheduled while the port was online ends no later than
+                // dev_loss_tmo, as reconnect_or_delete clamps it (§2.5): the
+                // controller goes when dev_loss_tmo expires, not at the next
+                // reconnect_delay tick after it.
+                let dev_loss_end = ctx.now + dev_loss_tmo;
+                if let Some(at) = self.next_attempt.as_mut() {
+                    *at = (*at).min(dev_loss_end);
                 }
             }
             _ => {}
@@ -443,10 +465,10 @@ impl<L: Lldd> CtrlEntry<L> {
     pub fn after_teardown(&mut self, ctx: &mut Ctx<'_, L>, after: After) {
         match after {
             After::Delete => {
-                if self.state() != CtrlState::Deleting {
-                    let _ = self.set_state(CtrlState::Deleting);
+                // Only delete() asks for this teardown, after entering DELETING.
+                if !self.transition(CtrlState::Deleted, "teardown for deletion finished") {
+                    return;
                 }
-                let _ = self.set_state(CtrlState::Deleted);
                 for slot in &mut self.links {
                     // Sticky: survives a full link and this entry being dropped.
                     slot.link.mark_deleted();
@@ -456,8 +478,9 @@ impl<L: Lldd> CtrlEntry<L> {
                 log::info!("{}: deleted", self.name());
             }
             After::Reconnect { dnr } => {
-                if self.state() == CtrlState::Resetting {
-                    let _ = self.set_state(CtrlState::Connecting);
+                if self.state() == CtrlState::Resetting
+                    && self.transition(CtrlState::Connecting, "reset teardown finished")
+                {
                     self.failfast_at = self.opts.fast_io_fail_tmo.map(|t| ctx.now + t);
                     self.failfast_fired = false;
                     let online = ctx

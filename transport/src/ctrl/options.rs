@@ -10,8 +10,13 @@ use crate::wwn::FcAddr;
 
 /// `NVMF_DEF_CTRL_LOSS_TMO`.
 pub const DEFAULT_CTRL_LOSS_TMO: Duration = Duration::from_secs(600);
-/// `NVME_FC_DEFAULT_RECONNECT_TMO` (FC overrides the generic 10 s).
+/// `NVME_FC_DEFAULT_RECONNECT_TMO`: FC's reconnect_delay when ctrl_loss_tmo is
+/// enforced and the user left the delay at its default (nvme-fc.md §3.3; Linux
+/// `nvme_fc_init_ctrl` since v5.10).
 pub const DEFAULT_RECONNECT_DELAY: Duration = Duration::from_secs(2);
+/// `NVMF_DEF_RECONNECT_DELAY`: the generic fabrics default, kept by FC when
+/// ctrl_loss_tmo is not enforced (`ctrl_loss_tmo=-1`).
+pub const FABRICS_DEFAULT_RECONNECT_DELAY: Duration = Duration::from_secs(10);
 /// `NVME_DEFAULT_KATO`.
 pub const DEFAULT_KATO: Duration = Duration::from_secs(5);
 /// Default I/O queue depth.
@@ -72,7 +77,9 @@ pub struct ConnectOptions {
     pub queue_size: u16,
     /// Keep-alive timeout; zero disables keep-alive.
     pub kato: Duration,
-    /// Delay between reconnect attempts (FC default 2 s; must be > 0).
+    /// Delay between reconnect attempts (must be > 0). Default as in Linux FC:
+    /// 2 s while ctrl_loss_tmo is enforced, 10 s with `ctrl_loss_tmo=-1`
+    /// (`parse` applies this; `new` starts with ctrl_loss_tmo 600 s, hence 2 s).
     pub reconnect_delay: Duration,
     /// How long to keep reconnecting; `None` = forever (`ctrl_loss_tmo=-1`).
     pub ctrl_loss_tmo: Option<Duration>,
@@ -150,6 +157,7 @@ impl ConnectOptions {
         if let Some(nqn) = hostnqn {
             o.hostnqn = nqn;
         }
+        let mut delay_given = false;
         for (key, value) in rest {
             match key.to_ascii_lowercase().as_str() {
                 "nr_io_queues" => {
@@ -175,6 +183,7 @@ impl ConnectOptions {
                         });
                     }
                     o.reconnect_delay = d;
+                    delay_given = true;
                 }
                 "ctrl_loss_tmo" => o.ctrl_loss_tmo = parse_secs_or_off("ctrl_loss_tmo", value)?,
                 "fast_io_fail_tmo" => {
@@ -193,6 +202,10 @@ impl ConnectOptions {
                 }
                 _ => return Err(OptionsError::Unknown(key.to_owned())),
             }
+        }
+        if !delay_given && o.ctrl_loss_tmo.is_none() {
+            // FC shortens the delay only when ctrl_loss_tmo bounds the attempts.
+            o.reconnect_delay = FABRICS_DEFAULT_RECONNECT_DELAY;
         }
         o.validate()?;
         Ok(o)
@@ -448,6 +461,20 @@ mod tests {
             o.hostnqn,
             "nqn.2014-08.org.nvmexpress:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427"
         );
+    }
+
+    /// Review item 11: the FC 2 s reconnect_delay applies only while
+    /// ctrl_loss_tmo is enforced; forever keeps the fabrics 10 s.
+    #[test]
+    fn reconnect_delay_default_depends_on_ctrl_loss() {
+        let o = ConnectOptions::parse(&format!("{},ctrl_loss_tmo=-1", base())).unwrap();
+        assert_eq!(o.reconnect_delay, Duration::from_secs(10));
+        let o = ConnectOptions::parse(&format!("{},ctrl_loss_tmo=-1,reconnect_delay=3", base()))
+            .unwrap();
+        assert_eq!(o.reconnect_delay, Duration::from_secs(3));
+        let o = ConnectOptions::parse(&format!("{},ctrl_loss_tmo=60", base())).unwrap();
+        assert_eq!(o.reconnect_delay, Duration::from_secs(2));
+        assert_eq!(o.max_reconnects(), Some(30));
     }
 
     #[test]

@@ -1,6 +1,9 @@
-//! Controller states and their allowed transitions (nvme-fc.md §3.1, with the
-//! 2025 mainline rules: creation goes straight to CONNECTING and LIVE is entered
-//! only from CONNECTING).
+//! Controller states and their allowed transitions: the table of nvme-fc.md
+//! §3.1 with the 2025 mainline rules (creation goes straight to CONNECTING, LIVE
+//! is entered only from CONNECTING), restricted to the states FC uses (no
+//! DELETING_NOIO/DEAD; DELETED stands for the freed controller). Who moves it:
+//! connect and reset (§3.1 "FC's use of states"), error recovery (§3.4),
+//! connectivity loss (§3.5), teardown (§3.6), reconnect_or_delete (§2.5).
 
 use std::fmt;
 

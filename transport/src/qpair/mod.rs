@@ -15,6 +15,7 @@ pub(crate) mod iu;
 pub(crate) mod link;
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
@@ -162,7 +163,8 @@ struct Core<Q> {
     sges: Box<[Sge]>,
     max_sge: usize,
     free: Vec<u16>,
-    held: Vec<u16>,
+    /// Requests waiting for an exchange, oldest first.
+    held: VecDeque<u16>,
     done: Vec<u16>,
     mode: Mode,
     gen: u32,
@@ -247,7 +249,7 @@ impl<Q: HwQueue> IoQpair<Q> {
                 sges: vec![Sge::default(); depth * max_sge].into_boxed_slice(),
                 max_sge,
                 free,
-                held: Vec::with_capacity(depth),
+                held: VecDeque::with_capacity(depth),
                 done: Vec::with_capacity(depth),
                 mode: Mode::Detached,
                 gen,
@@ -583,27 +585,31 @@ impl<Q: HwQueue> IoQpair<Q> {
         c.mode = Mode::Live;
         c.next_scan = Duration::MAX;
         c.stats.attaches += 1;
+        // The teardown held requests in tag and completion order; put them
+        // back in submission order once per association, not on every poll.
+        let slots = &c.slots;
+        c.held
+            .make_contiguous()
+            .sort_unstable_by_key(|t| slots[usize::from(*t)].seq);
         self.hwq = Some(a.hwq);
         self.replay();
     }
 
-    /// Resubmits held requests, oldest first, as far as the queue takes them.
+    /// Resubmits held requests in queue order (submission order after an
+    /// attach; retries join at the back) as far as the queue takes them.
     fn replay(&mut self) {
         let Some(hwq) = self.hwq.as_mut() else {
             return;
         };
         let c = &mut self.core;
-        {
-            let slots = &c.slots;
-            c.held
-                .sort_unstable_by_key(|t| std::cmp::Reverse(slots[usize::from(*t)].seq));
-        }
         while c.active < c.limit {
-            let Some(tag) = c.held.pop() else { break };
+            let Some(tag) = c.held.pop_front() else {
+                break;
+            };
             match c.start(hwq, tag) {
                 Ok(()) => c.stats.replayed += 1,
                 Err(SubmitError::Busy) => {
-                    c.held.push(tag);
+                    c.held.push_front(tag);
                     break;
                 }
                 Err(SubmitError::Failed) => {
@@ -729,7 +735,7 @@ impl<Q> Core<Q> {
 
     fn hold(&mut self, tag: u16) {
         self.slots[usize::from(tag)].state = SlotState::Held;
-        self.held.push(tag);
+        self.held.push_back(tag);
     }
 
     fn finish(&mut self, tag: u16, status: NvmeStatus) {
@@ -740,7 +746,7 @@ impl<Q> Core<Q> {
     }
 
     fn fail_held(&mut self, status: NvmeStatus) {
-        while let Some(tag) = self.held.pop() {
+        while let Some(tag) = self.held.pop_front() {
             self.finish(tag, status);
         }
     }
@@ -1123,6 +1129,46 @@ mod tests {
         assert_eq!(subs.iter().map(|s| s.1).collect::<Vec<_>>(), vec![2, 3, 4]);
         assert_eq!(r.qp.outstanding(), 0);
         assert_eq!(r.qp.stats().replayed, 3);
+    }
+
+    /// Review item 11: requests held by a teardown (their aborts completing
+    /// out of order, tags reused out of order) replay in submission order.
+    #[test]
+    fn teardown_replays_in_submission_order() {
+        let mut r = rig(8);
+        r.attach(FakeQ::default(), 31);
+        r.poll();
+        r.write(0, 10).unwrap(); // tag 0
+        r.write(1, 11).unwrap(); // tag 1
+        r.write(2, 12).unwrap(); // tag 2
+        r.poll();
+        let q = r.hwq();
+        q.lost.retain(|t| *t != 0);
+        q.ready.push_back(good(0, 512));
+        assert_eq!(r.poll(), vec![ok(10)]);
+        r.write(3, 13).unwrap(); // tag 0 again, newest
+        r.poll();
+        r.link
+            .post(ToQpair::Quiesce {
+                gen: 1,
+                bound: Duration::from_secs(10),
+            })
+            .unwrap();
+        r.poll();
+        assert!(matches!(
+            r.link.next_report(),
+            Some(ToMgmt::Quiesced { stuck: 0, .. })
+        ));
+        r.attach(
+            FakeQ {
+                auto: true,
+                ..FakeQ::default()
+            },
+            31,
+        );
+        assert_eq!(r.poll(), vec![ok(11), ok(12), ok(13)]);
+        let tags: Vec<u16> = r.hwq().submitted.iter().map(|s| s.0).collect();
+        assert_eq!(tags, vec![1, 2, 0]);
     }
 
     #[test]
