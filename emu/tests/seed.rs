@@ -594,15 +594,22 @@ fn target_disconnect() {
     submit_writes(&mut w, &mut qp, &ns, 0, 4, 9);
     w.t.poll();
     assert_eq!(c.state(), CtrlState::Resetting);
+    // The teardown waits for the queue pair: the ACC is still deferred (§3.7).
+    w.t.poll();
+    assert!(
+        w.target.ls_responses().is_empty(),
+        "ACC sent before the association's exchanges were aborted"
+    );
     qp.poll(256, |c| assert!(c.status.is_success(), "{c:?}"));
     w.poll(30);
     assert_eq!(c.state(), CtrlState::Live);
     let st = c.stats().unwrap();
     assert_ne!(st.association_id, assoc);
     assert_eq!((st.counters.target_disconnects, st.counters.resets), (1, 1));
-    // The deferred ACC went out after the teardown.
+    // Exactly one response, an LS_ACC, went out after the teardown.
     let rsps = w.target.ls_responses();
-    assert!(rsps.iter().any(|(_, r)| r.first() == Some(&2)), "{rsps:?}");
+    assert_eq!(rsps.len(), 1, "{rsps:?}");
+    assert_eq!(rsps[0].1.first(), Some(&2), "LS_ACC expected: {rsps:?}");
     let done = reap(&w, &mut qp, 4, 20);
     assert!(done.iter().all(|c| c.status.is_success()));
     verify_blocks(&mut w, &mut qp, &ns, 0, 4, 9);
@@ -789,6 +796,52 @@ impl Load {
     }
 }
 
+impl Load {
+    /// The application drops this queue pair mid-run and takes a new one: what
+    /// was in flight is gone (a write may or may not have landed, so its block
+    /// is no longer verified until written again).
+    fn requeue(self, w: &World, c: &Controller<Fc>) -> Load {
+        let Load {
+            qp,
+            first_lba,
+            bufs,
+            inflight,
+            mut expected,
+            next_ctx,
+            next_ver,
+            completed,
+            ..
+        } = self;
+        drop(qp);
+        for op in inflight.values() {
+            if let Op::Write { lba, .. } = op {
+                expected.remove(lba);
+            }
+        }
+        let mut qp = None;
+        for _ in 0..10 {
+            w.t.poll();
+            if let Ok(q) = c.alloc_io_qpair() {
+                qp = Some(q);
+                break;
+            }
+        }
+        let qp = qp.expect("the dropped queue pair's queue was not handed out again");
+        Load {
+            qp,
+            first_lba,
+            free: (0..bufs.len()).collect(),
+            bufs,
+            inflight: Default::default(),
+            busy: Default::default(),
+            expected,
+            next_ctx,
+            next_ver,
+            completed,
+        }
+    }
+}
+
 #[test]
 fn seed_bounce_under_load() {
     let mut w = World::new(None);
@@ -803,7 +856,11 @@ fn seed_bounce_under_load() {
     assert!(c.alloc_io_qpair().is_err(), "only 4 I/O queues");
     let mut rng = Rng(0x5EED_0000_0000_0001);
     let mut instances = vec![Arc::clone(&w.fc)];
+    // Remote-port unregisters made through each instance.
+    let mut unregs_by_instance = vec![0usize];
     let mut unregisters = 0u64;
+    let mut requeues = 0;
+    let mut dropped_stats = Vec::new();
     let round = |w: &World, loads: &mut Vec<Load>, rng: &mut Rng| {
         for l in loads.iter_mut() {
             l.submit_some(w, &ns, rng);
@@ -811,7 +868,7 @@ fn seed_bounce_under_load() {
         }
         w.t.poll();
     };
-    for _cycle in 0..200 {
+    for cycle in 0..200 {
         for _ in 0..rng.below(8) {
             round(&w, &mut loads, &mut rng);
         }
@@ -822,6 +879,16 @@ fn seed_bounce_under_load() {
             w.fc.del_remote_port(w.reg(), w.rport).unwrap();
         }
         unregisters += 1;
+        *unregs_by_instance.last_mut().unwrap() += 1;
+        // Mid-run, while a teardown may be under way, one application thread
+        // drops its queue pair and takes a new one.
+        if cycle == 66 || cycle == 133 {
+            let i = (cycle / 66) as usize;
+            let l = loads.remove(i);
+            dropped_stats.push(l.qp.stats());
+            loads.insert(i, l.requeue(&w, &c));
+            requeues += 1;
+        }
         // Sometimes re-register at once (before the count drained), sometimes later.
         for _ in 0..rng.below(4) {
             round(&w, &mut loads, &mut rng);
@@ -830,6 +897,7 @@ fn seed_bounce_under_load() {
         if whole_lldd {
             w.new_instance();
             instances.push(Arc::clone(&w.fc));
+            unregs_by_instance.push(0);
         } else {
             w.fc.add_remote_port(w.reg(), w.lport, TGT_NN, TGT_PN, None)
                 .unwrap();
@@ -873,8 +941,14 @@ fn seed_bounce_under_load() {
         }
     }
     assert!(total > 1000, "only {total} I/Os completed");
-    let replayed: u64 = loads.iter().map(|l| l.qp.stats().replayed).sum();
-    let attaches: u64 = loads.iter().map(|l| l.qp.stats().attaches).sum();
+    let stats: Vec<_> = loads
+        .iter()
+        .map(|l| l.qp.stats())
+        .chain(dropped_stats.iter().copied())
+        .collect();
+    let replayed: u64 = stats.iter().map(|s| s.replayed).sum();
+    let attaches: u64 = stats.iter().map(|s| s.attaches).sum();
+    assert!(stats.iter().all(|s| s.errors == 0));
     eprintln!(
         "bounce: {total} I/Os, {replayed} replayed, {attaches} attaches, {:?}",
         c.stats().unwrap().counters
@@ -904,6 +978,18 @@ fn seed_bounce_under_load() {
     assert_eq!(local, instances.len() - 1);
     let r = w.rstats();
     assert_eq!((r.deletes_issued, r.deletes_pending), (unregisters, 0));
+    // Per instance: one remoteport_delete per unregister made through it, one
+    // localport_delete for each instance that went away, none for the last.
+    for (i, f) in instances.iter().enumerate() {
+        assert_eq!(
+            f.remoteport_delete_count(w.rport),
+            unregs_by_instance[i],
+            "instance {i}"
+        );
+        let gone = usize::from(i + 1 < instances.len());
+        assert_eq!(f.localport_delete_count(w.lport), gone, "instance {i}");
+    }
+    assert_eq!(requeues, 2);
 }
 
 #[test]
@@ -1267,4 +1353,85 @@ fn queue_pair_claimed_later_does_not_see_an_old_fast_io_fail() {
     assert_eq!(done.len(), 2);
     assert!(done.iter().all(|d| d.status.is_success()), "{done:?}");
     verify_blocks(&mut w, &mut qp2, &ns, 40, 2, 6);
+}
+
+/// Item 12 of the review: dev_loss_tmo timing is exact. The controller is
+/// deleted by the first management poll at dev_loss_tmo, not before, even when
+/// reconnect_delay (10 s with ctrl_loss_tmo=-1) would come later.
+#[test]
+fn dev_loss_deletes_exactly_at_its_deadline() {
+    let mut w = World::new(Some(Duration::from_secs(7)));
+    let (c, ns, mut qp) = live_with_qpair(&w, ",ctrl_loss_tmo=-1");
+    submit_writes(&mut w, &mut qp, &ns, 0, 3, 0);
+    w.fc.del_remote_port(w.reg(), w.rport).unwrap();
+    qp.poll(256, |c| panic!("held I/O completed early: {c:?}"));
+    w.poll(3);
+    assert_eq!(c.state(), CtrlState::Connecting);
+    w.advance(Duration::from_millis(6999));
+    w.poll(3);
+    qp.poll(256, |c| panic!("failed before dev_loss_tmo: {c:?}"));
+    assert_eq!(
+        c.state(),
+        CtrlState::Connecting,
+        "deleted before dev_loss_tmo"
+    );
+    w.advance(Duration::from_millis(1));
+    w.t.poll();
+    assert_eq!(
+        c.state(),
+        CtrlState::Deleted,
+        "not deleted by the first poll at dev_loss_tmo"
+    );
+    let done = reap(&w, &mut qp, 3, 1);
+    assert_eq!(done.len(), 3);
+    assert!(done.iter().all(|d| d.status == NvmeStatus::HOST_PATH_ERROR));
+    assert_eq!(w.fc.remoteport_delete_count(w.rport), 1);
+}
+
+/// Item 12 of the review: two controllers on the remote port, the whole LLDD
+/// goes away and a new instance registers the same WWNs while both old
+/// associations are still being torn down. The old instance gets exactly one
+/// remoteport_delete and one localport_delete, after both associations ended;
+/// the new instance gets none; both controllers resume with no I/O error.
+#[test]
+fn seed_rebind_two_controllers_new_instance() {
+    let mut w = World::new(None);
+    let (c1, ns1, mut qp1) = live_with_qpair(&w, "");
+    let (c2, ns2, mut qp2) = live_with_qpair(&w, "");
+    submit_writes(&mut w, &mut qp1, &ns1, 0, 4, 31);
+    submit_writes(&mut w, &mut qp2, &ns2, 100, 4, 32);
+    assert_eq!(w.rstats().act_ctrl_cnt, 2);
+    w.unregister_all();
+    let old = Arc::clone(&w.fc);
+    w.new_instance();
+    w.poll(3);
+    assert_eq!(old.remoteport_delete_count(w.rport), 0);
+    // c1's queue pair answers first: one association still counts.
+    qp1.poll(256, |c| panic!("held I/O completed early: {c:?}"));
+    w.poll(3);
+    assert_eq!(old.remoteport_delete_count(w.rport), 0, "c2 still active");
+    assert_eq!(old.localport_delete_count(w.lport), 0);
+    qp2.poll(256, |c| panic!("held I/O completed early: {c:?}"));
+    w.poll(30);
+    assert_eq!(old.remoteport_delete_count(w.rport), 1);
+    assert_eq!(old.localport_delete_count(w.lport), 1);
+    assert!(
+        w.fc.delete_events().is_empty(),
+        "new instance got a callback"
+    );
+    assert_eq!((c1.state(), c2.state()), (CtrlState::Live, CtrlState::Live));
+    for (qp, ns, base, seed) in [(&mut qp1, &ns1, 0, 31), (&mut qp2, &ns2, 100, 32)] {
+        let done = reap(&w, qp, 4, 20);
+        assert_eq!(done.len(), 4);
+        assert!(done.iter().all(|d| d.status.is_success()), "{done:?}");
+        verify_blocks(&mut w, qp, ns, base, 4, seed);
+    }
+    w.poll(5);
+    assert_eq!(old.remoteport_delete_count(w.rport), 1);
+    assert_eq!(old.localport_delete_count(w.lport), 1);
+    let r = w.rstats();
+    assert_eq!(
+        (r.deletes_issued, r.deletes_pending, r.act_ctrl_cnt),
+        (1, 0, 2)
+    );
 }
