@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ufc_emu::clock::Clock as EmuClock;
 use ufc_emu::fcloop::dma::{CarvedAllocator, DmaAllocator};
 use ufc_emu::fcloop::{FcloopFabric, FcloopLldd, Mode};
 use ufc_emu::host_memory::{HostMemory, VecMemory};
@@ -60,8 +59,8 @@ struct World {
 impl World {
     fn new(dev_loss: Option<Duration>) -> World {
         let (clock, hand) = Clock::manual();
-        let tclock = clock.clone();
-        let fabric = FcloopFabric::new(EmuClock::new(move || tclock.now()));
+        // One clock for the models and the transport.
+        let fabric = FcloopFabric::new(clock.clone());
         let sub = Subsystem::new(
             SubsystemConfig::new(SUBNQN),
             vec![TargetNs::ram(BLOCK, NBLOCKS).unwrap()],
