@@ -7,6 +7,7 @@
 //! any bytes decode, and raw fields are exposed for the caller to bounds-check.
 
 pub mod bits;
+pub mod cmds;
 pub mod cqe;
 pub mod doorbell;
 pub mod eqe;
