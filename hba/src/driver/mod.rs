@@ -1,0 +1,614 @@
+//! The polled SLI-4 driver: bring-up, link and fabric login (issue 4).
+//!
+//! | file | holds |
+//! |---|---|
+//! | [`error`] | [`HbaError`] |
+//! | `wait` | bounded waits on the injected clock, the idle hook |
+//! | `registers`, `bringup` | SLI_INTF and device id, RDY wait, SLIPORT_CONTROL.IP, BMBX |
+//! | `dma`, `queues` | the DMA arena; EQ/CQ/MQ/WQ/RQ rings with both valid-bit conventions |
+//! | `mailbox` | command names and the MCQE → MQE → SLI_CONFIG status checks |
+//! | `port` | one port incarnation: bring-up to INIT_LINK, MQ path, CQ service |
+//! | `xri`, `els` | the ELS/CT exchange pool; ELS_REQUEST64, GEN_REQUEST64, XMIT_ELS_RSP64 |
+//! | `fabric` | link up: READ_TOPOLOGY, INIT_VFI, FLOGI, REG_VFI, name-server login, RFT_ID/RFF_ID, SCR |
+//! | `discovery` | GID_FT, per-target PLOGI/REG_RPI/PRLI, remote-port registration, link down |
+//! | `unsolicited` | RSCN, LOGO, PLOGI, PRLI received from the fabric or a target |
+//! | [`lldd`] | [`HbaLldd`], the transport's view of the driver |
+//!
+//! Everything is polled: [`Hba::poll`] checks the port status, drains the
+//! queues, and runs what the events ask for. Mailbox commands and login
+//! exchanges are waited for inside `poll` with bounds (the management path is
+//! sequential, as in OCS's polled mode); FCP I/O (issue 5) will run on its own
+//! queues and threads and never waits here.
+
+mod bringup;
+mod discovery;
+mod dma;
+mod els;
+pub mod error;
+mod fabric;
+pub mod lldd;
+mod mailbox;
+mod port;
+mod queues;
+mod registers;
+mod unsolicited;
+mod wait;
+mod xri;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ufc_transport::clock::Clock;
+use ufc_transport::lldd::{LocalPortId, PortRoles, RemotePortId};
+use ufc_transport::transport::Transport;
+use ufc_transport::wwn::Wwn;
+use ufc_vfio::dma::{HugePages, IovaAllocator};
+use ufc_vfio::Device;
+
+pub use bringup::{identify, Identity};
+pub use error::HbaError;
+pub use lldd::HbaLldd;
+pub use port::DeviceInputErrors;
+pub use wait::IdleHook;
+
+use port::{Port, PortEvent};
+use wait::Waiter;
+
+/// Settings of one HBA port.
+#[derive(Clone)]
+pub struct HbaConfig {
+    /// The clock every bound reads (manual in tests).
+    pub clock: Clock,
+    /// Called when a bounded wait has nothing to look at (tests advance the
+    /// manual clock here; the default yields the thread).
+    pub idle: IdleHook,
+    /// Bound on SLIPORT_STATUS.RDY (30 s in both drivers, §2.7).
+    pub ready_timeout: Duration,
+    /// Bound on one mailbox command (OCS 30 s).
+    pub mailbox_timeout: Duration,
+    /// Bound on one ELS/CT exchange (2 × R_A_TOV).
+    pub els_timeout: Duration,
+    /// Delay before a failed fabric login is tried again.
+    pub login_retry: Duration,
+    /// IOVA space shared by everything mapped for the device.
+    pub iova: Arc<IovaAllocator>,
+    /// Page policy of the driver's DMA region.
+    pub hugepages: HugePages,
+    /// Exchanges (XRIs) for ELS and CT.
+    pub els_xris: u16,
+    /// Entries of each RQ of the header/data pair.
+    pub rq_entries: u16,
+    /// WWNN/WWPN to use instead of the port's (READ_SPARM64).
+    pub names: Option<(Wwn, Wwn)>,
+    /// dev_loss_tmo given to the transport for each remote port.
+    pub dev_loss_tmo: Option<Duration>,
+}
+
+impl std::fmt::Debug for HbaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HbaConfig")
+            .field("ready_timeout", &self.ready_timeout)
+            .field("mailbox_timeout", &self.mailbox_timeout)
+            .field("els_timeout", &self.els_timeout)
+            .field("els_xris", &self.els_xris)
+            .field("rq_entries", &self.rq_entries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for HbaConfig {
+    fn default() -> Self {
+        HbaConfig {
+            clock: Clock::monotonic(),
+            idle: Arc::new(std::thread::yield_now),
+            ready_timeout: Duration::from_secs(30),
+            mailbox_timeout: Duration::from_secs(30),
+            els_timeout: Duration::from_secs(20),
+            login_retry: Duration::from_secs(2),
+            iova: Arc::new(IovaAllocator::default()),
+            hugepages: HugePages::Never,
+            els_xris: 32,
+            rq_entries: 128,
+            names: None,
+            dev_loss_tmo: None,
+        }
+    }
+}
+
+/// Where the port is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HbaState {
+    /// Queues up, waiting for or handling the link.
+    Online,
+    /// A firmware error is being recovered (reset and rebuild).
+    Recovering,
+    /// The port failed for good; see [`Hba::last_error`].
+    Failed,
+    /// [`Hba::shutdown`] ran.
+    Shutdown,
+}
+
+/// Link state as the last link attention reported it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct LinkInfo {
+    /// Link up.
+    pub up: bool,
+    /// Speed code of the link attention (§4.6).
+    pub speed: u8,
+    /// Topology code (1 = point-to-point/fabric).
+    pub topology: u8,
+}
+
+/// A remote port the driver logged in to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemotePort {
+    /// N_Port ID.
+    pub n_port_id: u32,
+    /// WWNN from the PLOGI.
+    pub wwnn: Wwn,
+    /// WWPN from the PLOGI.
+    pub wwpn: Wwn,
+    /// RPI registered for it.
+    pub rpi: u16,
+    /// Roles from the PRLI accept.
+    pub roles: PortRoles,
+    /// The transport's id once registered.
+    pub transport_id: Option<RemotePortId>,
+}
+
+/// Our fabric login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FabricLogin {
+    /// Our N_Port ID (FLOGI WCQE dword 2).
+    pub n_port_id: u32,
+    /// R_A_TOV from the FLOGI ACC (ms).
+    pub r_a_tov_ms: u32,
+    /// E_D_TOV from the FLOGI ACC (ms).
+    pub e_d_tov_ms: u32,
+    pub(crate) fabric_rpi: u16,
+    pub(crate) ns_rpi: u16,
+    pub(crate) fc_rpi: u16,
+}
+
+/// Counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HbaStats {
+    /// Fabric logins completed.
+    pub fabric_logins: u64,
+    /// Fabric logins that failed.
+    pub fabric_login_failures: u64,
+    /// Target logins (PLOGI + PRLI) completed.
+    pub target_logins: u64,
+    /// Target logins refused or failed.
+    pub target_login_failures: u64,
+    /// Link-up attentions.
+    pub link_ups: u64,
+    /// Link-down attentions.
+    pub link_downs: u64,
+    /// RSCNs received.
+    pub rscns: u64,
+    /// Port resets done to recover from errors.
+    pub resets: u64,
+    /// Unsolicited frames handled.
+    pub unsolicited: u64,
+}
+
+/// The transport this driver registers its ports with.
+struct Registration {
+    transport: Arc<Transport<HbaLldd>>,
+    lldd: Arc<HbaLldd>,
+    lport: Option<LocalPortId>,
+}
+
+/// One SLI-4 FC port.
+pub struct Hba {
+    name: String,
+    device: Device,
+    cfg: HbaConfig,
+    ident: Identity,
+    port: Option<Port>,
+    state: HbaState,
+    link: LinkInfo,
+    fabric: Option<FabricLogin>,
+    nodes: BTreeMap<u32, RemotePort>,
+    reg: Option<Registration>,
+    rescan: bool,
+    login_pending: bool,
+    retry_at: Option<Duration>,
+    last_error: Option<String>,
+    wwnn: Wwn,
+    wwpn: Wwn,
+    stats: HbaStats,
+}
+
+impl std::fmt::Debug for Hba {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hba")
+            .field("name", &self.name)
+            .field("state", &self.state)
+            .field("link", &self.link)
+            .field("fabric", &self.fabric)
+            .field("nodes", &self.nodes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hba {
+    /// Opens the port: checks the PCI identity and SLI_INTF, resets the port,
+    /// creates the queues, registers the SGLs and the receive filter and
+    /// starts the link. Login runs from [`Hba::poll`] on link up. With a
+    /// transport, the local port is registered after the first fabric login
+    /// and every NVMe target or discovery port found after it.
+    pub fn open(
+        device: Device,
+        cfg: HbaConfig,
+        transport: Option<Arc<Transport<HbaLldd>>>,
+    ) -> Result<Hba, HbaError> {
+        let name = device.name().to_owned();
+        let ident = identify(&device)?;
+        let waiter = Waiter {
+            clock: cfg.clock.clone(),
+            device: device.clone(),
+            idle: Arc::clone(&cfg.idle),
+        };
+        let port = Port::start(ident, &cfg, waiter)?;
+        let (wwnn, wwpn) = cfg
+            .names
+            .unwrap_or((port.sparams.wwnn(), port.sparams.wwpn()));
+        let reg = transport.map(|transport| Registration {
+            transport,
+            lldd: Arc::new(HbaLldd::new(&name)),
+            lport: None,
+        });
+        Ok(Hba {
+            name,
+            device,
+            cfg,
+            ident,
+            port: Some(port),
+            state: HbaState::Online,
+            link: LinkInfo::default(),
+            fabric: None,
+            nodes: BTreeMap::new(),
+            reg,
+            rescan: false,
+            login_pending: false,
+            retry_at: None,
+            last_error: None,
+            wwnn,
+            wwpn,
+            stats: HbaStats::default(),
+        })
+    }
+
+    /// Device name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// PCI identity and interface type.
+    pub fn identity(&self) -> Identity {
+        self.ident
+    }
+
+    /// Where the port is.
+    pub fn state(&self) -> HbaState {
+        self.state
+    }
+
+    /// The link.
+    pub fn link(&self) -> LinkInfo {
+        self.link
+    }
+
+    /// Our fabric login, while logged in.
+    pub fn fabric_login(&self) -> Option<FabricLogin> {
+        self.fabric
+    }
+
+    /// Our WWNN and WWPN.
+    pub fn names(&self) -> (Wwn, Wwn) {
+        (self.wwnn, self.wwpn)
+    }
+
+    /// Firmware name from READ_REV.
+    pub fn firmware(&self) -> Option<&str> {
+        self.port.as_ref().map(|p| p.fw_name.as_str())
+    }
+
+    /// Remote ports logged in, by N_Port ID.
+    pub fn remote_ports(&self) -> Vec<RemotePort> {
+        self.nodes.values().cloned().collect()
+    }
+
+    /// The transport's id of our local port, once registered.
+    pub fn local_port(&self) -> Option<LocalPortId> {
+        self.reg.as_ref().and_then(|r| r.lport)
+    }
+
+    /// The LLDD instance registered with the transport.
+    pub fn lldd(&self) -> Option<Arc<HbaLldd>> {
+        self.reg.as_ref().map(|r| Arc::clone(&r.lldd))
+    }
+
+    /// The last error the port reported (login failures, recovery).
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> HbaStats {
+        self.stats
+    }
+
+    /// Device input the driver refused (bad tags, indices, lengths).
+    pub fn input_errors(&self) -> DeviceInputErrors {
+        self.port
+            .as_ref()
+            .map(|p| p.input_errors())
+            .unwrap_or_default()
+    }
+
+    fn note(&mut self, e: &HbaError) {
+        log::warn!("{e}");
+        self.last_error = Some(e.to_string());
+    }
+
+    /// Drives the port: status check, queue service, link events, login,
+    /// discovery and unsolicited frames. Returns the number of events
+    /// handled. `Err` only when the port failed for good (the error says
+    /// why); the state is then [`HbaState::Failed`].
+    pub fn poll(&mut self) -> Result<usize, HbaError> {
+        match self.state {
+            HbaState::Online | HbaState::Recovering => {}
+            HbaState::Failed => {
+                return Err(HbaError::NotRunning {
+                    device: self.name.clone(),
+                    state: "failed",
+                })
+            }
+            HbaState::Shutdown => {
+                return Err(HbaError::NotRunning {
+                    device: self.name.clone(),
+                    state: "shut down",
+                })
+            }
+        }
+        self.device.poll_model();
+        match self.poll_once() {
+            Ok(n) => Ok(n),
+            Err(e) => self.on_port_failure(e).map(|()| 1),
+        }
+    }
+
+    fn poll_once(&mut self) -> Result<usize, HbaError> {
+        if self.state == HbaState::Recovering {
+            self.recover()?;
+            return Ok(1);
+        }
+        let Some(port) = self.port.as_mut() else {
+            return Ok(0);
+        };
+        port.check_status()?;
+        let mut n = port.service()?;
+        while let Some(ev) = self.port.as_mut().and_then(|p| p.events.pop_front()) {
+            n += 1;
+            match ev {
+                PortEvent::Link(l) if l.up => {
+                    self.stats.link_ups += 1;
+                    self.link = LinkInfo {
+                        up: true,
+                        speed: l.speed,
+                        topology: l.topology,
+                    };
+                    // A link-up without the down in between restarts login.
+                    if self.fabric.is_some() {
+                        self.link_lost()?;
+                    }
+                    self.login_pending = true;
+                    self.retry_at = None;
+                }
+                PortEvent::Link(_) => {
+                    self.stats.link_downs += 1;
+                    self.link.up = false;
+                    self.login_pending = false;
+                    self.link_lost()?;
+                }
+                PortEvent::SliPort { event_type } => {
+                    log::info!("{}: SLI port event type {event_type:#x}", self.name);
+                }
+            }
+        }
+        if self.link.up && self.login_pending {
+            let now = self.cfg.clock.now();
+            if self.retry_at.is_none_or(|t| now >= t) {
+                n += 1;
+                self.login_pending = false;
+                if let Err(e) = self.login_fabric() {
+                    self.stats.fabric_login_failures += 1;
+                    self.note(&e);
+                    self.link_lost_quiet();
+                    if matches!(
+                        e,
+                        HbaError::PortError { .. }
+                            | HbaError::DeviceGone { .. }
+                            | HbaError::MailboxTimeout { .. }
+                    ) {
+                        return Err(e);
+                    }
+                    if !matches!(e, HbaError::LinkDown { .. }) {
+                        self.login_pending = true;
+                        self.retry_at = Some(now.saturating_add(self.cfg.login_retry));
+                    }
+                }
+            }
+        }
+        n += self.handle_frames()?;
+        if self.rescan && self.fabric.is_some() {
+            self.rescan = false;
+            n += 1;
+            self.discover()?;
+        }
+        Ok(n)
+    }
+
+    /// Link-down cleanup that cannot fail the poll (after a failed login).
+    fn link_lost_quiet(&mut self) {
+        if let Err(e) = self.link_lost() {
+            self.note(&e);
+        }
+    }
+
+    /// Errors out of a poll: a recoverable port error or a mailbox timeout
+    /// starts recovery (§7.2); an unrecoverable port error, a dead device or
+    /// a failed recovery fail the port for good; anything else (a refused
+    /// login, a bad response) is logged and the port keeps running.
+    fn on_port_failure(&mut self, e: HbaError) -> Result<(), HbaError> {
+        self.note(&e);
+        let recover = match &e {
+            _ if self.state == HbaState::Recovering => false,
+            HbaError::PortError { recoverable, .. } => *recoverable,
+            HbaError::MailboxTimeout { .. } => true,
+            HbaError::DeviceGone { .. } => false,
+            _ => return Ok(()),
+        };
+        self.unregister_all_rports();
+        self.nodes.clear();
+        self.fabric = None;
+        self.link = LinkInfo::default();
+        self.login_pending = false;
+        self.port = None;
+        if recover {
+            self.state = HbaState::Recovering;
+            Ok(())
+        } else {
+            self.state = HbaState::Failed;
+            Err(e)
+        }
+    }
+
+    /// §7.2: wait for RN+RDY, reset the port, rebuild everything; login
+    /// follows on the link-up attention.
+    fn recover(&mut self) -> Result<(), HbaError> {
+        log::warn!("{}: resetting the port to recover", self.name);
+        self.stats.resets += 1;
+        self.port = None;
+        let waiter = Waiter {
+            clock: self.cfg.clock.clone(),
+            device: self.device.clone(),
+            idle: Arc::clone(&self.cfg.idle),
+        };
+        let port = Port::start(self.ident, &self.cfg, waiter)?;
+        self.port = Some(port);
+        self.state = HbaState::Online;
+        Ok(())
+    }
+
+    fn unregister_all_rports(&mut self) {
+        let ids: Vec<RemotePortId> = self
+            .nodes
+            .values_mut()
+            .filter_map(|n| n.transport_id.take())
+            .collect();
+        if let Some(reg) = &self.reg {
+            for id in ids {
+                if let Err(e) = reg.transport.unregister_remoteport(id) {
+                    log::warn!("{}: unregistering {id:?}: {e}", self.name);
+                }
+            }
+        }
+    }
+
+    /// Orderly shutdown: unregister the remote and local ports from the
+    /// transport and wait for their delete callbacks, UNREG_RPI and LOGO to
+    /// every target, UNREG_VFI, DOWN_LINK, UNREG_FCFI, destroy the queues. A
+    /// dead or failed port skips everything that needs the device.
+    pub fn shutdown(&mut self) -> Result<(), HbaError> {
+        if self.state == HbaState::Shutdown {
+            return Ok(());
+        }
+        let alive = self.port.as_ref().is_some_and(|p| p.check_status().is_ok());
+        let mut first: Option<HbaError> = None;
+        // Transport first: nothing may start new work on ports being torn down.
+        let pending: Vec<RemotePortId> = self
+            .nodes
+            .values_mut()
+            .filter_map(|n| n.transport_id.take())
+            .collect();
+        if let Some(reg) = &mut self.reg {
+            let waiter = Waiter {
+                clock: self.cfg.clock.clone(),
+                device: self.device.clone(),
+                idle: Arc::clone(&self.cfg.idle),
+            };
+            for id in &pending {
+                if let Err(e) = reg.transport.unregister_remoteport(*id) {
+                    log::warn!("{}: unregistering {id:?}: {e}", self.name);
+                }
+            }
+            let mut left = pending;
+            let lldd = Arc::clone(&reg.lldd);
+            let t = Arc::clone(&reg.transport);
+            let ok = waiter.until(self.cfg.els_timeout, || {
+                t.poll();
+                left.retain(|id| !lldd.take_rport_deleted(*id));
+                left.is_empty().then_some(())
+            });
+            if ok.is_none() {
+                log::warn!(
+                    "{}: remote port delete callbacks missing after {:?}",
+                    self.name,
+                    self.cfg.els_timeout
+                );
+            }
+            if let Some(lport) = reg.lport.take() {
+                if let Err(e) = t.unregister_localport(lport) {
+                    log::warn!("{}: unregistering {lport:?}: {e}", self.name);
+                }
+                let ok = waiter.until(self.cfg.els_timeout, || {
+                    t.poll();
+                    lldd.take_lport_deleted(lport).then_some(())
+                });
+                if ok.is_none() {
+                    log::warn!("{}: local port delete callback missing", self.name);
+                }
+            }
+        }
+        if alive {
+            if let Err(e) = self.logout_all() {
+                first.get_or_insert(e);
+            }
+            if let Some(port) = self.port.as_mut() {
+                use crate::sli4::cmds::fcfi::UnregFcfi;
+                use crate::sli4::cmds::link::DownLink;
+                if let Err(e) = port.mbox(&DownLink::new().to_mqe()) {
+                    first.get_or_insert(e);
+                }
+                let mut u = UnregFcfi::new();
+                u.set_fcfi(port.res.fcfi.into());
+                if let Err(e) = port.mbox(&u.to_mqe()) {
+                    first.get_or_insert(e);
+                }
+                if let Err(e) = port.destroy_queues() {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        self.nodes.clear();
+        self.fabric = None;
+        self.port = None;
+        self.state = HbaState::Shutdown;
+        first.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Hba {
+    fn drop(&mut self) {
+        if self.state != HbaState::Shutdown {
+            if let Err(e) = self.shutdown() {
+                log::warn!("{}: shutdown at drop: {e}", self.name);
+            }
+        }
+    }
+}

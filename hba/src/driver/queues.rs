@@ -1,0 +1,389 @@
+//! The rings in DMA memory (sli4.md §4): EQ and CQ (port-produced, with both
+//! valid-bit conventions), MQ and WQ (host-produced, no valid bit), and the
+//! header/data RQ pair. Indices read from the device (release CQEs, RCQE
+//! element indices) are bounds-checked by the callers through these types.
+
+use std::sync::atomic::{fence, Ordering};
+
+use ufc_vfio::Doorbell;
+use zerocopy::{FromBytes, IntoBytes};
+
+use super::dma::{DmaArena, Region};
+use super::error::HbaError;
+use crate::sli4::cqe::{Cqe, CQE_LEN};
+use crate::sli4::doorbell::{EqCqDoorbell, IfType, PostDoorbell, WqDoorbell, MAX_POPPED};
+use crate::sli4::eqe::{Eqe, Phase, EQE_LEN};
+use crate::sli4::mbox::{Mqe, MQE_LEN};
+use crate::sli4::sge::Rqe;
+use crate::sli4::wqe::{Wqe, WQE_LEN};
+
+/// Page size of every queue page.
+pub(crate) const PAGE: usize = 4096;
+
+/// The 4 KiB page addresses of a ring.
+pub(crate) fn pages(r: &Region) -> Vec<u64> {
+    (0..r.len.div_ceil(PAGE))
+        .map(|i| r.iova + (i * PAGE) as u64)
+        .collect()
+}
+
+/// Consumer side of a port-produced ring (EQ or CQ).
+struct Consumer {
+    region: Region,
+    entry_len: usize,
+    entries: u32,
+    index: u32,
+    phase: Phase,
+}
+
+impl Consumer {
+    /// Reads the entry at the consumer index if it is new; clears its valid
+    /// bit when the convention wants it, and advances.
+    fn next<const N: usize>(
+        &mut self,
+        arena: &DmaArena,
+        valid: impl Fn(&[u8; N]) -> bool,
+        valid_byte: (usize, u8),
+    ) -> Result<Option<[u8; N]>, HbaError> {
+        let off = self.index as usize * self.entry_len;
+        let mut e = [0u8; N];
+        arena.read(&self.region, off, &mut e)?;
+        if valid(&e) != self.phase.expected() {
+            return Ok(None);
+        }
+        // The valid bit is seen: read the whole entry again after it so no
+        // older word is used (the port writes the valid bit last).
+        fence(Ordering::Acquire);
+        arena.read(&self.region, off, &mut e)?;
+        if self.phase.host_clears() {
+            let (at, bit) = valid_byte;
+            let cleared = [e[at] & !bit];
+            arena.write(&self.region, off + at, &cleared)?;
+        }
+        self.index += 1;
+        if self.index == self.entries {
+            self.index = 0;
+            self.phase.on_wrap();
+        }
+        Ok(Some(e))
+    }
+}
+
+/// An event queue. A polled driver only drains it and returns credits.
+pub(crate) struct EventQueue {
+    pub id: u16,
+    ring: Consumer,
+    db: Doorbell,
+    if_type: IfType,
+}
+
+impl EventQueue {
+    /// An EQ of `region.len / 4` entries with the valid-bit convention `autovalid`.
+    pub fn new(
+        id: u16,
+        region: Region,
+        autovalid: bool,
+        db: Doorbell,
+        if_type: IfType,
+    ) -> EventQueue {
+        EventQueue {
+            id,
+            ring: Consumer {
+                entries: (region.len / EQE_LEN) as u32,
+                region,
+                entry_len: EQE_LEN,
+                index: 0,
+                phase: Phase::new(autovalid),
+            },
+            db,
+            if_type,
+        }
+    }
+
+    /// Consumes every new EQE; returns how many.
+    pub fn drain(&mut self, arena: &DmaArena) -> Result<u32, HbaError> {
+        let mut n = 0u32;
+        while let Some(e) = self
+            .ring
+            .next::<EQE_LEN>(arena, |b| b[0] & 1 != 0, (0, 1))?
+        {
+            let _ = Eqe::from_prefix(&e);
+            n += 1;
+            if n == u32::from(MAX_POPPED) {
+                break;
+            }
+        }
+        if n > 0 {
+            let d = EqCqDoorbell {
+                id: self.id,
+                popped: n as u16,
+                arm: false,
+                flag: false,
+            };
+            self.db.write(d.encode_eq(self.if_type));
+        }
+        Ok(n)
+    }
+}
+
+/// A completion queue.
+pub(crate) struct CompletionQueue {
+    pub id: u16,
+    ring: Consumer,
+    db: Doorbell,
+    if_type: IfType,
+    popped: u32,
+}
+
+impl CompletionQueue {
+    /// A CQ of `region.len / 16` entries.
+    pub fn new(
+        id: u16,
+        region: Region,
+        autovalid: bool,
+        db: Doorbell,
+        if_type: IfType,
+    ) -> CompletionQueue {
+        CompletionQueue {
+            id,
+            ring: Consumer {
+                entries: (region.len / CQE_LEN) as u32,
+                region,
+                entry_len: CQE_LEN,
+                index: 0,
+                phase: Phase::new(autovalid),
+            },
+            db,
+            if_type,
+            popped: 0,
+        }
+    }
+
+    /// The next new CQE, if any. Call [`Self::release`] after a batch.
+    pub fn next(&mut self, arena: &DmaArena) -> Result<Option<Cqe>, HbaError> {
+        let e = self
+            .ring
+            .next::<CQE_LEN>(arena, |b| b[15] & 0x80 != 0, (15, 0x80))?;
+        Ok(e.map(|b| {
+            self.popped += 1;
+            Cqe::read_from_bytes(&b[..]).unwrap_or_default()
+        }))
+    }
+
+    /// Returns the consumed entries to the port (popped, no re-arm).
+    pub fn release(&mut self) {
+        while self.popped > 0 {
+            let n = self.popped.min(u32::from(MAX_POPPED));
+            let d = EqCqDoorbell {
+                id: self.id,
+                popped: n as u16,
+                arm: false,
+                flag: false,
+            };
+            self.db.write(d.encode_cq(self.if_type));
+            self.popped -= n;
+        }
+    }
+}
+
+/// The mailbox queue: 256-byte MQEs, the port writes each response back into
+/// its slot.
+pub(crate) struct MailboxQueue {
+    pub id: u16,
+    region: Region,
+    entries: u32,
+    producer: u32,
+    db: Doorbell,
+}
+
+impl MailboxQueue {
+    /// An MQ over `region`.
+    pub fn new(id: u16, region: Region, db: Doorbell) -> MailboxQueue {
+        MailboxQueue {
+            id,
+            entries: (region.len / MQE_LEN) as u32,
+            region,
+            producer: 0,
+            db,
+        }
+    }
+
+    /// Writes `mqe` into the next slot and rings the doorbell; returns the slot.
+    /// The caller keeps one command outstanding at a time.
+    pub fn post(&mut self, arena: &DmaArena, mqe: &Mqe) -> Result<u32, HbaError> {
+        let slot = self.producer;
+        arena.write(&self.region, slot as usize * MQE_LEN, mqe.as_bytes())?;
+        self.producer = (self.producer + 1) % self.entries;
+        self.db.write(
+            PostDoorbell {
+                id: self.id,
+                posted: 1,
+            }
+            .encode(),
+        );
+        Ok(slot)
+    }
+
+    /// The MQE in `slot` (the port's response).
+    pub fn read(&self, arena: &DmaArena, slot: u32) -> Result<Mqe, HbaError> {
+        let mut b = [0u8; MQE_LEN];
+        arena.read(
+            &self.region,
+            (slot % self.entries) as usize * MQE_LEN,
+            &mut b,
+        )?;
+        Ok(Mqe::read_from_bytes(&b[..]).unwrap_or_default())
+    }
+}
+
+/// A work queue of 64-byte WQEs. Every WQE asks for a release CQE (WQEC) so
+/// the free count follows the port's consumption.
+pub(crate) struct WorkQueue {
+    pub id: u16,
+    region: Region,
+    entries: u32,
+    producer: u64,
+    consumer: u64,
+    db: Doorbell,
+    if_type: IfType,
+}
+
+impl WorkQueue {
+    /// A WQ over `region`.
+    pub fn new(id: u16, region: Region, db: Doorbell, if_type: IfType) -> WorkQueue {
+        WorkQueue {
+            id,
+            entries: (region.len / WQE_LEN) as u32,
+            region,
+            producer: 0,
+            consumer: 0,
+            db,
+            if_type,
+        }
+    }
+
+    /// Writes `wqe` (with WQEC set) and rings the doorbell.
+    pub fn post(&mut self, arena: &DmaArena, mut wqe: Wqe) -> Result<(), HbaError> {
+        if self.producer - self.consumer >= u64::from(self.entries - 1) {
+            return Err(HbaError::Exhausted {
+                device: String::new(),
+                what: "ELS work queue entries",
+            });
+        }
+        let index = (self.producer % u64::from(self.entries)) as u32;
+        wqe.set_wqec(true);
+        arena.write(&self.region, index as usize * WQE_LEN, wqe.as_bytes())?;
+        self.producer += 1;
+        let d = WqDoorbell {
+            id: self.id,
+            index: index as u8,
+            posted: 1,
+        };
+        self.db.write(d.encode(self.if_type));
+        Ok(())
+    }
+
+    /// A WQE-release CQE for ring index `index`: every entry up to it is free.
+    /// Returns false (and changes nothing) for an index that names no
+    /// outstanding entry.
+    pub fn released(&mut self, index: u16) -> bool {
+        let n = u64::from(self.entries);
+        let index = u64::from(index);
+        if index >= n {
+            return false;
+        }
+        let advance = (index + 1 + n - self.consumer % n) % n;
+        let advance = if advance == 0 { n } else { advance };
+        if advance > self.producer - self.consumer {
+            return false;
+        }
+        self.consumer += advance;
+        true
+    }
+}
+
+/// The header/data RQ pair (§3.5 "RQ pairs"): entries are posted to both in
+/// lock-step and only the header RQ's doorbell is rung.
+pub(crate) struct ReceiveQueuePair {
+    pub hdr_id: u16,
+    pub data_id: u16,
+    hdr_ring: Region,
+    data_ring: Region,
+    hdr_bufs: Vec<Region>,
+    data_bufs: Vec<Region>,
+    entries: u32,
+    host: u32,
+    db: Doorbell,
+}
+
+impl ReceiveQueuePair {
+    /// A pair with one buffer per ring slot.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        hdr_id: u16,
+        data_id: u16,
+        hdr_ring: Region,
+        data_ring: Region,
+        hdr_bufs: Vec<Region>,
+        data_bufs: Vec<Region>,
+        db: Doorbell,
+    ) -> ReceiveQueuePair {
+        ReceiveQueuePair {
+            hdr_id,
+            data_id,
+            entries: hdr_bufs.len() as u32,
+            hdr_ring,
+            data_ring,
+            hdr_bufs,
+            data_bufs,
+            host: 0,
+            db,
+        }
+    }
+
+    fn put(&mut self, arena: &DmaArena) -> Result<(), HbaError> {
+        let i = self.host as usize;
+        let (Some(h), Some(d)) = (self.hdr_bufs.get(i), self.data_bufs.get(i)) else {
+            return Ok(());
+        };
+        arena.write(&self.hdr_ring, i * 8, Rqe::new(h.iova).as_bytes())?;
+        arena.write(&self.data_ring, i * 8, Rqe::new(d.iova).as_bytes())?;
+        self.host = (self.host + 1) % self.entries;
+        Ok(())
+    }
+
+    /// Posts every slot but one (a full ring would look empty) and rings once.
+    pub fn post_all(&mut self, arena: &DmaArena) -> Result<(), HbaError> {
+        let n = self.entries.saturating_sub(1);
+        for _ in 0..n {
+            self.put(arena)?;
+        }
+        self.db.write(
+            PostDoorbell {
+                id: self.hdr_id,
+                posted: n as u16,
+            }
+            .encode(),
+        );
+        Ok(())
+    }
+
+    /// Gives one consumed slot back to the port.
+    pub fn repost(&mut self, arena: &DmaArena) -> Result<(), HbaError> {
+        self.put(arena)?;
+        self.db.write(
+            PostDoorbell {
+                id: self.hdr_id,
+                posted: 1,
+            }
+            .encode(),
+        );
+        Ok(())
+    }
+
+    /// The header and data buffers of ring slot `index`; `None` out of range.
+    pub fn buffers(&self, index: u32) -> Option<(Region, Region)> {
+        let i = index as usize;
+        Some((*self.hdr_bufs.get(i)?, *self.data_bufs.get(i)?))
+    }
+}
