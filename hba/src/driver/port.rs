@@ -789,49 +789,38 @@ impl Port {
         Ok(self.scratch.iova)
     }
 
-    /// Destroys the queues in reverse order of creation (best effort; the
-    /// first failure is returned after all were tried).
+    /// Destroys the queues (best effort; the first failure is returned after
+    /// all were tried). Like LPFC (`lpfc_sli4_queue_unset`, MBX_POLL) every
+    /// destroy goes through the bootstrap mailbox, the MQ first.
     pub fn destroy_queues(&mut self) -> Result<(), HbaError> {
         use crate::sli4::cmds::queue_destroy::{DestroyQueue, QueueKind as K};
+        let mut list = Vec::new();
+        if let Some(mq) = self.mq.take() {
+            list.push((K::Mq, mq.id));
+        }
+        if let Some(wq) = self.wq.take() {
+            list.push((K::Wq, wq.id));
+        }
+        if let Some(rq) = self.rq.take() {
+            list.push((K::Rq, rq.hdr_id));
+            list.push((K::Rq, rq.data_id));
+        }
+        for cq in [self.els_cq.take(), self.mq_cq.take()]
+            .into_iter()
+            .flatten()
+        {
+            list.push((K::Cq, cq.id));
+        }
+        if let Some(eq) = self.eq.take() {
+            list.push((K::Eq, eq.id));
+        }
         let mut first = None;
-        let mut run = |p: &mut Port, k: K, id: u16| {
-            if let Err(e) = p.mbox(&DestroyQueue::mqe(k, id)) {
-                log::warn!("{}: destroying {} {id}: {e}", p.name, k.name());
+        for (k, id) in list {
+            if let Err(e) = self.mbox(&DestroyQueue::mqe(k, id)) {
+                log::warn!("{}: destroying {} {id}: {e}", self.name, k.name());
                 first.get_or_insert(e);
             }
-        };
-        let rq = self.rq.as_ref().map(|r| (r.hdr_id, r.data_id));
-        if let Some((h, d)) = rq {
-            run(self, K::Rq, d);
-            run(self, K::Rq, h);
-            self.rq = None;
         }
-        if let Some(id) = self.wq.as_ref().map(|w| w.id) {
-            run(self, K::Wq, id);
-            self.wq = None;
-        }
-        let mq = self.mq.as_ref().map(|m| m.id);
-        let mq_cq = self.mq_cq.as_ref().map(|c| c.id);
-        let els_cq = self.els_cq.as_ref().map(|c| c.id);
-        let eq = self.eq.as_ref().map(|e| e.id);
-        // The MQ goes last of the commands that need it: destroy it through itself.
-        if let Some(id) = els_cq {
-            run(self, K::Cq, id);
-        }
-        if let Some(id) = mq {
-            run(self, K::Mq, id);
-            self.mq = None;
-        }
-        // Without the MQ the rest goes through the bootstrap mailbox.
-        if let Some(id) = mq_cq {
-            run(self, K::Cq, id);
-        }
-        if let Some(id) = eq {
-            run(self, K::Eq, id);
-        }
-        self.els_cq = None;
-        self.mq_cq = None;
-        self.eq = None;
         first.map_or(Ok(()), Err)
     }
 
