@@ -47,6 +47,11 @@ impl DmaArena {
         })
     }
 
+    /// The device's name, for messages.
+    pub fn device_name(&self) -> &str {
+        self.device.name()
+    }
+
     /// Carves `len` bytes aligned to `align` (a power of two).
     pub fn alloc(
         &mut self,

@@ -266,7 +266,7 @@ impl WorkQueue {
     pub fn post(&mut self, arena: &DmaArena, mut wqe: Wqe) -> Result<(), HbaError> {
         if self.producer - self.consumer >= u64::from(self.entries - 1) {
             return Err(HbaError::Exhausted {
-                device: String::new(),
+                device: arena.device_name().to_owned(),
                 what: "ELS work queue entries",
             });
         }
@@ -385,5 +385,166 @@ impl ReceiveQueuePair {
     pub fn buffers(&self, index: u32) -> Option<(Region, Region)> {
         let i = index as usize;
         Some((*self.hdr_bufs.get(i)?, *self.data_bufs.get(i)?))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use ufc_vfio::dma::{DmaView, HugePages, IovaAllocator};
+    use ufc_vfio::model::{DeviceModel, DoorbellRegister};
+    use ufc_vfio::Device;
+
+    use super::*;
+    use crate::sli4::cqe::Wcqe;
+
+    /// A device with one doorbell (BAR0 + 0x120) that records what it is given.
+    pub(crate) struct Fake {
+        pub writes: Arc<Mutex<Vec<u32>>>,
+    }
+
+    impl DeviceModel for Fake {
+        fn name(&self) -> &str {
+            "fake"
+        }
+        fn bar_len(&self, bar: u8) -> u64 {
+            if bar == 0 {
+                4096
+            } else {
+                0
+            }
+        }
+        fn doorbells(&self) -> Vec<DoorbellRegister> {
+            vec![DoorbellRegister {
+                bar: 0,
+                offset: 0x120,
+            }]
+        }
+        fn set_dma_view(&mut self, _view: DmaView) {}
+        fn config_read(&mut self, _offset: u16, data: &mut [u8]) {
+            data.fill(0);
+        }
+        fn config_write(&mut self, _offset: u16, _data: &[u8]) {}
+        fn bar_read(&mut self, _bar: u8, _offset: u64, data: &mut [u8]) {
+            data.fill(0);
+        }
+        fn bar_write(&mut self, _bar: u8, _offset: u64, _data: &[u8]) {}
+        fn doorbell(&mut self, _doorbell: usize, value: u32) {
+            self.writes.lock().unwrap().push(value);
+        }
+        fn reset(&mut self) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn fake() -> (Device, DmaArena, Arc<Mutex<Vec<u32>>>) {
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let dev = Device::from_model(Fake {
+            writes: Arc::clone(&writes),
+        });
+        let arena = DmaArena::new(
+            &dev,
+            16384,
+            HugePages::Never,
+            &Arc::new(IovaAllocator::default()),
+        )
+        .unwrap();
+        (dev, arena, writes)
+    }
+
+    fn put(arena: &DmaArena, r: &Region, i: usize, tag: u16, valid: bool) {
+        let w = Wcqe::new(tag, 0, 0, 0, valid);
+        arena.write(r, i * CQE_LEN, w.as_bytes()).unwrap();
+    }
+
+    fn take(cq: &mut CompletionQueue, arena: &DmaArena) -> Option<u16> {
+        cq.next(arena)
+            .unwrap()
+            .map(|c| Wcqe::from(c).request_tag() as u16)
+    }
+
+    #[test]
+    fn cq_host_clears_valid_bit() {
+        let (dev, mut arena, writes) = fake();
+        let r = arena.alloc(4 * CQE_LEN, 64, "t").unwrap();
+        let db = dev.doorbell(0, 0x120).unwrap();
+        let mut cq = CompletionQueue::new(7, r, false, db, IfType::If2);
+        assert_eq!(take(&mut cq, &arena), None);
+        for round in 0..3u16 {
+            for i in 0..4 {
+                put(&arena, &r, i, round * 4 + i as u16, true);
+            }
+            for i in 0..4 {
+                assert_eq!(take(&mut cq, &arena), Some(round * 4 + i));
+                let mut b = [0u8; 16];
+                arena.read(&r, i as usize * CQE_LEN, &mut b).unwrap();
+                assert_eq!(b[15] & 0x80, 0, "consumed entry cleared");
+            }
+            assert_eq!(take(&mut cq, &arena), None);
+        }
+        cq.release();
+        dev.poll_model();
+        let w = writes.lock().unwrap().clone();
+        let (kind, d) = EqCqDoorbell::decode_if2(w[0]);
+        assert_eq!(
+            (kind, d.id, d.popped, d.arm),
+            (crate::sli4::doorbell::QueueKind::Cq, 7, 12, false)
+        );
+    }
+
+    #[test]
+    fn cq_autovalid_phase_toggles_on_wrap() {
+        let (dev, mut arena, writes) = fake();
+        let r = arena.alloc(4 * CQE_LEN, 64, "t").unwrap();
+        let db = dev.doorbell(0, 0x120).unwrap();
+        let mut cq = CompletionQueue::new(9, r, true, db, IfType::If6);
+        // First pass: valid = 1.
+        for i in 0..4 {
+            put(&arena, &r, i, i as u16, true);
+        }
+        for i in 0..4 {
+            assert_eq!(take(&mut cq, &arena), Some(i));
+        }
+        // The old entries (valid 1) are not new on the second pass.
+        assert_eq!(take(&mut cq, &arena), None);
+        put(&arena, &r, 0, 100, false);
+        assert_eq!(take(&mut cq, &arena), Some(100));
+        let mut b = [0u8; 16];
+        arena.read(&r, 0, &mut b).unwrap();
+        assert_eq!(b[2], 100, "autovalid entries are never written by the host");
+        assert_eq!(take(&mut cq, &arena), None);
+        cq.release();
+        dev.poll_model();
+        let d = EqCqDoorbell::decode_cq_if6(writes.lock().unwrap()[0]);
+        assert_eq!((d.id, d.popped), (9, 5));
+    }
+
+    #[test]
+    fn wq_release_bounds() {
+        let (dev, mut arena, writes) = fake();
+        let r = arena.alloc(4 * WQE_LEN, 64, "t").unwrap();
+        let db = dev.doorbell(0, 0x120).unwrap();
+        let mut wq = WorkQueue::new(3, r, db, IfType::If2);
+        assert!(!wq.released(0), "nothing outstanding");
+        for _ in 0..3 {
+            wq.post(&arena, Wqe::default()).unwrap();
+        }
+        assert!(
+            wq.post(&arena, Wqe::default()).is_err(),
+            "one slot stays empty"
+        );
+        assert!(!wq.released(4), "index beyond the ring");
+        assert!(wq.released(1));
+        assert!(!wq.released(1), "already released");
+        assert!(wq.released(2));
+        wq.post(&arena, Wqe::default()).unwrap();
+        let mut b = [0u8; WQE_LEN];
+        arena.read(&r, 0, &mut b).unwrap();
+        assert_eq!(b[44] & 0x80, 0x80, "WQEC set");
+        dev.poll_model();
+        let w = writes.lock().unwrap().clone();
+        let d = WqDoorbell::decode(w[3]);
+        assert_eq!((d.id, d.index, d.posted), (3, 3, 1));
     }
 }

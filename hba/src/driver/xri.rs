@@ -126,13 +126,13 @@ impl XriPool {
     ) -> Result<Bde, HbaError> {
         let Some(x) = self.get(tag) else {
             return Err(HbaError::BadResponse {
-                device: String::new(),
+                device: arena.device_name().to_owned(),
                 what: format!("driver bug: no exchange {tag}"),
             });
         };
         if payload.len() > x.req.len {
             return Err(HbaError::Exhausted {
-                device: String::new(),
+                device: arena.device_name().to_owned(),
                 what: "ELS request buffer space",
             });
         }
@@ -218,5 +218,49 @@ impl XriPool {
         let mut v = vec![0u8; len.min(x.rsp.len)];
         arena.read(&x.rsp, 0, &mut v)?;
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::queues::tests::fake;
+    use zerocopy::FromBytes;
+
+    #[test]
+    fn exchange_life_cycle() {
+        let (_dev, mut arena, _w) = fake();
+        let mut pool = XriPool::new(&mut arena, 0, 2).unwrap();
+        pool.rebase(0x100);
+        assert_eq!(pool.get(1).unwrap().xri, 0x101);
+        let done = |xb| Completion {
+            status: 0,
+            parameter: 0,
+            rsp_len: 8,
+            xb,
+        };
+        let a = pool.take().unwrap();
+        let b = pool.take().unwrap();
+        assert!(pool.take().is_none());
+        let bde = pool.prepare(&arena, a, &[1, 2, 3], RSP_LEN).unwrap();
+        assert_eq!(bde.length(), 3);
+        let mut sgl = [0u8; 32];
+        arena.read(&pool.get(a).unwrap().sgl, 0, &mut sgl).unwrap();
+        let s0 = Sge::read_from_bytes(&sgl[..16]).unwrap();
+        let s1 = Sge::read_from_bytes(&sgl[16..]).unwrap();
+        assert!(!s0.last() && s1.last() && s1.len() == RSP_LEN as u32);
+        assert!(!pool.complete(7, done(false)), "unknown tag");
+        assert!(pool.complete(a, done(false)));
+        assert!(!pool.complete(a, done(false)), "second completion");
+        assert_eq!(pool.take_result(a).map(|c| c.rsp_len), Some(8));
+        // Detached with XB: busy until the XRI-aborted CQE.
+        pool.detach(b);
+        assert!(pool.complete(b, done(true)));
+        assert!(pool.take().is_some());
+        assert!(pool.take().is_none());
+        assert!(!pool.xri_aborted(0x0FF));
+        assert!(pool.xri_aborted(0x100 + b));
+        assert!(pool.take().is_some());
+        assert!(pool.prepare(&arena, 0, &[0; REQ_LEN + 1], 0).is_err());
     }
 }
