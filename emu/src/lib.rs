@@ -5,4 +5,5 @@ pub mod clock;
 pub mod fabric;
 pub mod fcloop;
 pub mod host_memory;
+pub mod sli4;
 pub mod target;

@@ -1,0 +1,655 @@
+//! WQE execution (sli4.md §5): the port consumes posted WQEs in order,
+//! posts a WQE-release CQE for those with WQEC, and dispatches on the WQE
+//! command. Requests (ELS_REQUEST64, GEN_REQUEST64) open an exchange whose
+//! OX_ID is the XRI: the request is sent through the fabric F_Port and the
+//! exchange completes when the response frame arrives (response DMA'd into
+//! SGE 1.. of the XRI's SGL, WCQE with the length placed and, for an ELS,
+//! the response's D_ID in dword 2 — our N_Port ID after FLOGI), on timeout
+//! (local reject 0x02), on link down (local reject 0x1A) or by ABORT.
+//! Responses (XMIT_ELS_RSP64, XMIT_BLS_RSP) are sent and complete at once.
+//!
+//! FCP_IREAD64/IWRITE64/ICMND64 (issue 5) slot into [`Sli4Model::execute_wqe`]'s
+//! dispatch; until then they complete with local reject "illegal command".
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use zerocopy::{FromBytes, IntoBytes};
+
+use ufc_hba::fc::bls::{BaAcc, BaRjt};
+use ufc_hba::fc::els::els_cmd;
+use ufc_hba::fc::frame::Frame;
+use ufc_hba::fc::header::{f_ctl, fc_type, r_ctl, FcHeader, FC_MAX_PAYLOAD};
+use ufc_hba::sli4::cqe::{
+    cqe_code, local_reject, wcqe_status, Wcqe, WqeReleaseCqe, XriAbortedCqe, CQE_LEN,
+};
+use ufc_hba::sli4::sge::{sge_type, Sge, SGE_LEN};
+use ufc_hba::sli4::wqe::{cmd_type, context_type, wqe_cmd, Abort, GenRequest, Wqe, CQ_ID_DEFAULT};
+
+use super::{bump, Sli4Model};
+use crate::fabric::FabricError;
+
+/// SGEs of an XRI's SGL the model reads (ELS/CT/LS use two).
+const MAX_SGES: usize = 16;
+
+/// What an open exchange is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// ELS_REQUEST64: an ELS reply (LS_ACC or LS_RJT).
+    Els,
+    /// GEN_REQUEST64: a CT or FC-4 LS reply.
+    Gen,
+}
+
+/// A buffer of the response: (IOVA, length).
+type Seg = (u64, u32);
+
+/// An exchange the port originated, awaiting its response.
+#[derive(Clone, Debug)]
+pub(crate) struct Exchange {
+    pub(crate) kind: Kind,
+    pub(crate) wq_id: u16,
+    pub(crate) cq_id: u16,
+    pub(crate) request_tag: u16,
+    pub(crate) abort_tag: u32,
+    pub(crate) d_id: u32,
+    /// Response buffers (SGE 1.. of the SGL), at most MAX_SGES.
+    pub(crate) rsp: Vec<Seg>,
+    /// Maximum response length (WQE dword 15; 0 = the buffers' length).
+    pub(crate) max_rsp: u32,
+    pub(crate) deadline: Duration,
+}
+
+/// An exchange being aborted with ABTS: the XRI-aborted CQE follows the
+/// BA_ACC/BA_RJT, or the deadline.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Aborting {
+    pub(crate) cq_id: u16,
+    pub(crate) deadline: Duration,
+}
+
+/// The exchanges in flight, by XRI (= OX_ID).
+#[derive(Debug, Default)]
+pub(crate) struct Exchanges {
+    pub(crate) open: BTreeMap<u16, Exchange>,
+    pub(crate) aborting: BTreeMap<u16, Aborting>,
+}
+
+impl Exchanges {
+    /// A WQ was destroyed: its exchanges vanish.
+    pub(crate) fn drop_wq(&mut self, wq_id: u16) {
+        self.open.retain(|_, x| x.wq_id != wq_id);
+    }
+
+    fn busy(&self, xri: u16) -> bool {
+        self.open.contains_key(&xri) || self.aborting.contains_key(&xri)
+    }
+}
+
+/// A WQE's immediate result.
+enum Outcome {
+    /// Complete now with this WCQE (request tag filled in by the caller).
+    Done(Wcqe),
+    /// An exchange is open; it completes later.
+    Open,
+}
+
+fn reject(reason: u8) -> Outcome {
+    Outcome::Done(Wcqe::new(
+        0,
+        wcqe_status::LOCAL_REJECT,
+        0,
+        reason.into(),
+        true,
+    ))
+}
+
+fn success(placed: u32, parameter: u32) -> Outcome {
+    Outcome::Done(Wcqe::new(0, wcqe_status::SUCCESS, placed, parameter, true))
+}
+
+fn entry<T: IntoBytes + zerocopy::Immutable>(c: &T) -> [u8; CQE_LEN] {
+    let mut e = [0u8; CQE_LEN];
+    e.copy_from_slice(&c.as_bytes()[..CQE_LEN]);
+    e
+}
+
+impl Sli4Model {
+    /// Our N_Port ID while fabric-logged-in, else 0.
+    fn my_id(&self) -> u32 {
+        self.func
+            .host
+            .as_ref()
+            .and_then(|h| h.n_port_id())
+            .unwrap_or(0)
+    }
+
+    /// Sends a frame; `Err(reason)` is the local-reject reason.
+    pub(crate) fn send(&mut self, frame: Frame) -> Result<(), u8> {
+        let Some(h) = self.func.host.as_ref() else {
+            return Err(local_reject::LINK_DOWN);
+        };
+        if self.func.link.up.is_none() {
+            return Err(local_reject::LINK_DOWN);
+        }
+        match h.send_frame(frame) {
+            Ok(()) => {
+                bump(&self.counters().frames_sent);
+                Ok(())
+            }
+            Err(FabricError::LinkDown(_)) => Err(local_reject::LINK_DOWN),
+            Err(e) => {
+                log::warn!("sli4 model: frame refused: {e}");
+                Err(local_reject::ILLEGAL_FRAME)
+            }
+        }
+    }
+
+    /// Consumes the posted WQEs of `wq_id`.
+    pub(crate) fn run_wq(&mut self, wq_id: u16) {
+        while self.regs.is_ready() {
+            let Some(wq) = self.func.queues.wqs.get_mut(&wq_id) else {
+                return;
+            };
+            if wq.posted == 0 {
+                return;
+            }
+            let index = wq.cidx;
+            let addr = wq.ring.addr(index);
+            wq.cidx = (wq.cidx + 1) % wq.ring.entries();
+            wq.posted -= 1;
+            let wq_cq = wq.cq_id;
+            bump(&self.counters().wqes);
+            let mut w = Wqe::default();
+            if let Err(e) = self.view.read(addr, w.as_mut_bytes()) {
+                // Without the WQE there is no request tag to complete.
+                self.dma_failed("WQE", &e);
+                continue;
+            }
+            if w.wqec() {
+                let mut r = WqeReleaseCqe::default();
+                r.set_wqe_index(index);
+                r.set_wq_id(wq_id.into());
+                r.set_code(cqe_code::WQE_RELEASE.into());
+                self.post_cqe(wq_cq, entry(&r), "WQE release CQE");
+            }
+            let cq_id = match w.cq_id() as u16 {
+                CQ_ID_DEFAULT => wq_cq,
+                id if self.func.queues.cqs.contains_key(&id) => id,
+                _ => wq_cq,
+            };
+            if let Outcome::Done(mut wcqe) = self.execute_wqe(wq_id, cq_id, &w) {
+                wcqe.set_request_tag(w.request_tag());
+                self.complete(cq_id, wcqe);
+            }
+        }
+    }
+
+    /// Posts a WCQE, counting failures.
+    fn complete(&mut self, cq_id: u16, wcqe: Wcqe) {
+        if wcqe.status() != u32::from(wcqe_status::SUCCESS) {
+            bump(&self.counters().wqe_errors);
+        }
+        self.post_cqe(cq_id, entry(&wcqe), "WCQE");
+    }
+
+    /// Executes one WQE (dispatch on the command).
+    fn execute_wqe(&mut self, wq_id: u16, cq_id: u16, w: &Wqe) -> Outcome {
+        match w.command() as u8 {
+            wqe_cmd::ELS_REQUEST64 => self.els_request(wq_id, cq_id, w),
+            wqe_cmd::GEN_REQUEST64 => self.gen_request(wq_id, cq_id, w),
+            wqe_cmd::XMIT_ELS_RSP64 => self.xmit_els_rsp(w),
+            wqe_cmd::XMIT_BLS_RSP => self.xmit_bls_rsp(w),
+            wqe_cmd::ABORT => self.abort(w),
+            // Issue 5: FC-NVMe I/O against the target (fabric.target_for).
+            wqe_cmd::FCP_IREAD64 | wqe_cmd::FCP_IWRITE64 | wqe_cmd::FCP_ICMND64 => {
+                reject(local_reject::ILLEGAL_COMMAND)
+            }
+            other => {
+                log::debug!("sli4 model: WQE command {other:#04x} not supported");
+                reject(local_reject::ILLEGAL_COMMAND)
+            }
+        }
+    }
+
+    /// The SGEs of the SGL a WQE uses: the BLP's (XBL) or the XRI's.
+    fn sgl(&self, w: &Wqe) -> Result<Vec<Sge>, u8> {
+        let addr = if w.xbl() {
+            w.bde().addr()
+        } else {
+            let xri = w.xri_tag() as u16;
+            self.func.res.sgl(xri).ok_or(local_reject::NO_XRI)?.page0
+        };
+        let mut raw = [0u8; MAX_SGES * SGE_LEN];
+        self.view.read(addr, &mut raw).map_err(|e| {
+            self.dma_failed("SGL", &e);
+            local_reject::TX_DMA_FAILED
+        })?;
+        let mut out = Vec::with_capacity(4);
+        for c in raw.chunks_exact(SGE_LEN) {
+            let s = Sge::read_from_bytes(c).map_err(|_| local_reject::INTERNAL_ERROR)?;
+            let last = s.last();
+            if s.sge_type() == sge_type::DATA {
+                out.push(s);
+            }
+            if last {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The request payload (BDE with DBDE, else SGE 0; `len` bytes) and the
+    /// response buffers (SGE 1..).
+    fn request_buffers(&self, w: &Wqe, len: u32) -> Result<(Vec<u8>, Vec<Seg>), u8> {
+        let sges = self.sgl(w)?;
+        let (src, cap) = if w.dbde() {
+            let b = w.bde();
+            (b.addr(), b.length())
+        } else {
+            let s = sges.first().ok_or(local_reject::ILLEGAL_FIELD)?;
+            (s.addr(), s.len())
+        };
+        if len as usize > FC_MAX_PAYLOAD || len > cap {
+            return Err(local_reject::ILLEGAL_LENGTH);
+        }
+        let mut payload = vec![0u8; len as usize];
+        self.view.read(src, &mut payload).map_err(|e| {
+            self.dma_failed("request payload", &e);
+            local_reject::TX_DMA_FAILED
+        })?;
+        let rsp = sges.iter().skip(1).map(|s| (s.addr(), s.len())).collect();
+        Ok((payload, rsp))
+    }
+
+    fn timer(&self, w: &Wqe) -> Duration {
+        match w.timer() {
+            // 0: 2 x R_A_TOV (OCS, for ELS).
+            0 => 2 * self.fabric.config().r_a_tov,
+            s => Duration::from_secs(s.into()),
+        }
+    }
+
+    fn open(&mut self, x: Exchange, xri: u16, frame: Frame) -> Outcome {
+        if let Err(reason) = self.send(frame) {
+            return reject(reason);
+        }
+        self.func.xchg.open.insert(xri, x);
+        Outcome::Open
+    }
+
+    fn els_request(&mut self, wq_id: u16, cq_id: u16, w: &Wqe) -> Outcome {
+        // Command type 0xC (LPFC) or 0xD (OCS for fabric logins): both
+        // accepted (sli4.md §8).
+        if !cmd_type::is_els_request(w.cmd_type()) {
+            return reject(local_reject::ILLEGAL_FIELD);
+        }
+        let xri = w.xri_tag() as u16;
+        if self.func.xchg.busy(xri) {
+            return reject(local_reject::NO_XRI);
+        }
+        let (payload, rsp) = match self.request_buffers(w, w.dw3.get()) {
+            Ok(b) => b,
+            Err(r) => return reject(r),
+        };
+        let d_id = w.dw5.get() & 0x00FF_FFFF;
+        let dw4 = w.dw4.get();
+        // SP: S_ID from the WQE (FLOGI: 0); else our address. LPFC sends
+        // PLOGI with SP=1 and our DID, OCS with SP=0: both end up the same.
+        let s_id = if dw4 & 1 << 24 != 0 {
+            dw4 & 0x00FF_FFFF
+        } else {
+            self.my_id()
+        };
+        let frame = Frame::new(
+            FcHeader::request(r_ctl::ELS_REQ, fc_type::ELS, d_id, s_id, xri),
+            payload,
+        );
+        let x = Exchange {
+            kind: Kind::Els,
+            wq_id,
+            cq_id,
+            request_tag: w.request_tag() as u16,
+            abort_tag: w.abort_tag.get(),
+            d_id,
+            rsp,
+            max_rsp: w.dw15.get(),
+            deadline: self.clock.now() + self.timer(w),
+        };
+        self.open(x, xri, frame)
+    }
+
+    fn gen_request(&mut self, wq_id: u16, cq_id: u16, w: &Wqe) -> Outcome {
+        let xri = w.xri_tag() as u16;
+        if self.func.xchg.busy(xri) {
+            return reject(local_reject::NO_XRI);
+        }
+        let d_id = if w.hlm() {
+            w.dw12.get() & 0x00FF_FFFF
+        } else if w.ct() == context_type::RPI {
+            match self.func.res.rpis.get(&(w.context_tag() as u16)) {
+                Some(r) => r.d_id,
+                None => return reject(local_reject::INVALID_RPI),
+            }
+        } else {
+            return reject(local_reject::ILLEGAL_FIELD);
+        };
+        let (payload, rsp) = match self.request_buffers(w, w.dw3.get()) {
+            Ok(b) => b,
+            Err(r) => return reject(r),
+        };
+        let mut h = FcHeader::request(
+            GenRequest::r_ctl_of(w),
+            GenRequest::fc_type_of(w),
+            d_id,
+            self.my_id(),
+            xri,
+        );
+        h.df_ctl = (w.dw5.get() >> 8) as u8;
+        let x = Exchange {
+            kind: Kind::Gen,
+            wq_id,
+            cq_id,
+            request_tag: w.request_tag() as u16,
+            abort_tag: w.abort_tag.get(),
+            d_id,
+            rsp,
+            max_rsp: w.dw15.get(),
+            deadline: self.clock.now() + self.timer(w),
+        };
+        self.open(x, xri, Frame::new(h, payload))
+    }
+
+    fn xmit_els_rsp(&mut self, w: &Wqe) -> Outcome {
+        let len = w.dw3.get();
+        let payload = if w.dbde() {
+            let b = w.bde();
+            if len > b.length() || len as usize > FC_MAX_PAYLOAD {
+                return reject(local_reject::ILLEGAL_LENGTH);
+            }
+            let mut p = vec![0u8; len as usize];
+            if let Err(e) = self.view.read(b.addr(), &mut p) {
+                self.dma_failed("ELS response payload", &e);
+                return reject(local_reject::TX_DMA_FAILED);
+            }
+            p
+        } else {
+            match self.request_buffers(w, len) {
+                Ok((p, _)) => p,
+                Err(r) => return reject(r),
+            }
+        };
+        let dw4 = w.dw4.get();
+        let s_id = if dw4 & 1 << 24 != 0 {
+            dw4 & 0x00FF_FFFF
+        } else {
+            self.my_id()
+        };
+        let mut h = FcHeader::new(
+            r_ctl::ELS_REP,
+            fc_type::ELS,
+            w.dw5.get() & 0x00FF_FFFF,
+            s_id,
+            f_ctl::SINGLE_FRAME_RSP,
+            w.dw9_hi() as u16,
+        );
+        // The port answers on the responder side of the exchange with the XRI
+        // the driver gave as RX_ID.
+        h.rx_id.set(w.xri_tag() as u16);
+        match self.send(Frame::new(h, payload)) {
+            Ok(()) => success(len, 0),
+            Err(r) => reject(r),
+        }
+    }
+
+    fn xmit_bls_rsp(&mut self, w: &Wqe) -> Outcome {
+        let dw5 = w.dw5.get();
+        let (ox_id, rx_id) = ((w.dw1.get() >> 16) as u16, w.dw1.get() as u16);
+        let d0 = w.dw0.get();
+        let (rctl, payload) = if dw5 & 1 << 30 != 0 {
+            let mut r = BaRjt::new((d0 >> 16) as u8, (d0 >> 8) as u8);
+            r.vendor = d0 as u8;
+            (r_ctl::BLS_BA_RJT, r.as_bytes().to_vec())
+        } else {
+            let mut a = BaAcc::whole_exchange(ox_id, rx_id);
+            a.seq_id_validity = (d0 >> 24) as u8;
+            a.seq_id = (d0 >> 16) as u8;
+            a.low_seq_cnt.set((w.dw2.get() >> 16) as u16);
+            a.high_seq_cnt.set(w.dw2.get() as u16);
+            (r_ctl::BLS_BA_ACC, a.as_bytes().to_vec())
+        };
+        // XO (bit 31): we originated the aborted exchange.
+        let responder = if dw5 & 1 << 31 != 0 {
+            0
+        } else {
+            f_ctl::EXCH_RESPONDER
+        };
+        let mut h = FcHeader::new(
+            rctl,
+            fc_type::BLS,
+            dw5 & 0x00FF_FFFF,
+            self.my_id(),
+            responder | f_ctl::LAST_SEQ | f_ctl::END_SEQ,
+            ox_id,
+        );
+        h.rx_id.set(rx_id);
+        match self.send(Frame::new(h, payload)) {
+            Ok(()) => success(0, 0),
+            Err(r) => reject(r),
+        }
+    }
+
+    fn abort(&mut self, w: &Wqe) -> Outcome {
+        let tag = w.abort_tag.get();
+        let found = match Abort::criteria_of(w) {
+            1 => self
+                .func
+                .xchg
+                .open
+                .contains_key(&(tag as u16))
+                .then_some(tag as u16),
+            2 => self
+                .func
+                .xchg
+                .open
+                .iter()
+                .find(|(_, x)| x.abort_tag == tag)
+                .map(|(xri, _)| *xri),
+            3 => self
+                .func
+                .xchg
+                .open
+                .iter()
+                .find(|(_, x)| u32::from(x.request_tag) == tag)
+                .map(|(xri, _)| *xri),
+            _ => return reject(local_reject::ILLEGAL_FIELD),
+        };
+        let Some(xri) = found else {
+            return reject(local_reject::NO_ABORT_MATCH);
+        };
+        let Some(x) = self.func.xchg.open.remove(&xri) else {
+            return reject(local_reject::NO_ABORT_MATCH);
+        };
+        // IA: abort locally, no ABTS, the XRI is free at once. Otherwise the
+        // ABTS goes out and the XRI stays busy until the XRI-aborted CQE.
+        let local = Abort::local_only_of(w) || self.func.link.up.is_none();
+        let mut busy = false;
+        if !local {
+            let mut h = FcHeader::new(
+                r_ctl::BLS_ABTS,
+                fc_type::BLS,
+                x.d_id,
+                self.my_id(),
+                f_ctl::SEQ_INITIATIVE | f_ctl::END_SEQ | f_ctl::LAST_SEQ,
+                xri,
+            );
+            h.parameter.set(0);
+            if self.send(Frame::new(h, Vec::new())).is_ok() {
+                busy = true;
+                let deadline = self.clock.now() + 2 * self.fabric.config().r_a_tov;
+                self.func.xchg.aborting.insert(
+                    xri,
+                    Aborting {
+                        cq_id: x.cq_id,
+                        deadline,
+                    },
+                );
+            }
+        }
+        let mut victim = Wcqe::new(
+            x.request_tag,
+            wcqe_status::LOCAL_REJECT,
+            0,
+            local_reject::ABORT_REQUESTED.into(),
+            true,
+        );
+        victim.set_xb(busy);
+        self.complete(x.cq_id, victim);
+        success(0, 0)
+    }
+
+    /// A response frame for an open exchange; false if it matched none.
+    pub(crate) fn exchange_response(&mut self, f: &Frame) -> bool {
+        let ox_id = f.header.ox_id.get();
+        if matches!(f.header.r_ctl, r_ctl::BLS_BA_ACC | r_ctl::BLS_BA_RJT) {
+            let Some(a) = self.func.xchg.aborting.remove(&ox_id) else {
+                return false;
+            };
+            self.xri_aborted(ox_id, a.cq_id, f.header.r_ctl == r_ctl::BLS_BA_RJT);
+            return true;
+        }
+        if !f.header.is_from_responder() {
+            return false;
+        }
+        let Some(x) = self.func.xchg.open.get(&ox_id) else {
+            return false;
+        };
+        let expected = match x.kind {
+            Kind::Els => f.header.r_ctl == r_ctl::ELS_REP,
+            Kind::Gen => matches!(f.header.r_ctl, r_ctl::SOL_CTL | r_ctl::FC4_LS_REP),
+        };
+        if !expected || f.header.s_id() != x.d_id {
+            return false;
+        }
+        let Some(x) = self.func.xchg.open.remove(&ox_id) else {
+            return false;
+        };
+        let wcqe = self.place_response(&x, f);
+        self.complete(x.cq_id, wcqe);
+        true
+    }
+
+    /// DMAs the response payload into the exchange's buffers; the WCQE.
+    fn place_response(&self, x: &Exchange, f: &Frame) -> Wcqe {
+        let cap: u64 = x.rsp.iter().map(|(_, l)| u64::from(*l)).sum();
+        let cap = if x.max_rsp != 0 {
+            cap.min(x.max_rsp.into())
+        } else {
+            cap
+        } as usize;
+        let n = f.payload.len().min(cap);
+        let mut at = 0;
+        for &(addr, len) in &x.rsp {
+            if at >= n {
+                break;
+            }
+            let k = (len as usize).min(n - at);
+            if let Err(e) = self.view.write(addr, &f.payload[at..at + k]) {
+                self.dma_failed("response buffer", &e);
+                return Wcqe::new(
+                    x.request_tag,
+                    wcqe_status::LOCAL_REJECT,
+                    0,
+                    local_reject::RX_DMA_FAILED.into(),
+                    true,
+                );
+            }
+            at += k;
+        }
+        let (status, parameter) = match x.kind {
+            Kind::Els if f.payload.first() == Some(&els_cmd::LS_RJT) => {
+                // LS_RJT: dword 2 = reject word (reserved, reason, explanation, vendor).
+                let mut rj = [0u8; 4];
+                let src = f.payload.get(4..8).unwrap_or(&[0; 4]);
+                rj.copy_from_slice(src);
+                (wcqe_status::LS_RJT, u32::from_be_bytes(rj))
+            }
+            // The D_ID of the response: our address (assigned by FLOGI).
+            Kind::Els => (wcqe_status::SUCCESS, f.header.d_id()),
+            Kind::Gen => (wcqe_status::SUCCESS, 0),
+        };
+        let mut w = Wcqe::new(x.request_tag, status, n as u32, parameter, true);
+        if n < f.payload.len() {
+            // Hardware status 2: overrun (more arrived than the buffers hold).
+            w.set_hw_status(2);
+        }
+        w
+    }
+
+    /// Posts the XRI-aborted CQE for `xri`.
+    fn xri_aborted(&mut self, xri: u16, cq_id: u16, ba_rjt: bool) {
+        let mut c = XriAbortedCqe::default();
+        c.set_xri(xri.into());
+        c.set_code(cqe_code::XRI_ABORTED.into());
+        c.set_eo(true);
+        c.set_br(ba_rjt);
+        self.post_cqe(cq_id, entry(&c), "XRI aborted CQE");
+    }
+
+    /// Times out exchanges and ABTS waits; true if any.
+    pub(crate) fn exchange_timers(&mut self, now: Duration) -> bool {
+        let late: Vec<u16> = self
+            .func
+            .xchg
+            .open
+            .iter()
+            .filter(|(_, x)| x.deadline <= now)
+            .map(|(xri, _)| *xri)
+            .collect();
+        let stuck: Vec<(u16, u16)> = self
+            .func
+            .xchg
+            .aborting
+            .iter()
+            .filter(|(_, a)| a.deadline <= now)
+            .map(|(xri, a)| (*xri, a.cq_id))
+            .collect();
+        let any = !late.is_empty() || !stuck.is_empty();
+        for xri in late {
+            if let Some(x) = self.func.xchg.open.remove(&xri) {
+                let w = Wcqe::new(
+                    x.request_tag,
+                    wcqe_status::LOCAL_REJECT,
+                    0,
+                    local_reject::SEQUENCE_TIMEOUT.into(),
+                    true,
+                );
+                self.complete(x.cq_id, w);
+            }
+        }
+        for (xri, cq_id) in stuck {
+            self.func.xchg.aborting.remove(&xri);
+            self.xri_aborted(xri, cq_id, false);
+        }
+        any
+    }
+
+    /// Link down: every open exchange completes with local reject "link down".
+    pub(crate) fn fail_exchanges_link_down(&mut self) {
+        let open = std::mem::take(&mut self.func.xchg.open);
+        for (_, x) in open {
+            let w = Wcqe::new(
+                x.request_tag,
+                wcqe_status::LOCAL_REJECT,
+                0,
+                local_reject::LINK_DOWN.into(),
+                true,
+            );
+            self.complete(x.cq_id, w);
+        }
+        let aborting = std::mem::take(&mut self.func.xchg.aborting);
+        for (xri, a) in aborting {
+            self.xri_aborted(xri, a.cq_id, false);
+        }
+    }
+}
