@@ -806,3 +806,164 @@ proptest! {
         }
     }
 }
+
+const TARGET_ID: u32 = 0x01_0101;
+const TARGET_RPI: u16 = 0x30;
+
+/// PLOGI, REG_RPI and NVMe PRLI with the default target.
+fn target_login(h: &Harness, s: &mut Setup) {
+    let p = LoginPayload::new(
+        els_cmd::PLOGI,
+        ServiceParams::n_port(h.addr.wwpn, h.addr.wwnn),
+    );
+    let w = els(h, s, 4, 41, p.as_bytes(), TARGET_ID, els_id::PLOGI);
+    h.post_wqe(s, &w);
+    let c = wcqe(h, s);
+    assert_eq!((c.request_tag(), c.status()), (41, 0));
+    let (_, _, rs) = h.xri_bufs(s, 4);
+    let reg = RegRpi::login(TARGET_RPI, TARGET_ID, VPI, rs + 4);
+    assert_eq!(h.bmbx(&reg.to_mqe()).0.status(), 0);
+    let prli = ufc_hba::fc::prli::NvmePrli::request(0x20);
+    let (xri, rq, rs) = h.stage(s, 5, prli.as_bytes());
+    let w = ElsRequest {
+        xri,
+        context: Context::rpi(TARGET_RPI),
+        request_tag: 42,
+        temp_rpi: TARGET_RPI,
+        payload: Bde::host(rq, prli.as_bytes().len() as u32),
+        max_rsp_len: 4096,
+        s_id: None,
+        d_id: TARGET_ID,
+        els_id: els_id::OTHER,
+        timer: 0,
+    }
+    .build();
+    h.post_wqe(s, &w);
+    let c = wcqe(h, s);
+    assert_eq!((c.request_tag(), c.status()), (42, 0));
+    let acc = ufc_hba::fc::prli::NvmePrli::parse(&h.read(rs, 24)).unwrap();
+    assert!(acc.page.is_target());
+}
+
+#[test]
+fn nvme_ls_through_gen_request64_with_wqe_release() {
+    let (h, mut s) = logged_in(Generation::G7);
+    target_login(&h, &mut s);
+    let ls = ufc_transport::wire::ls_host::encode_disconnect_assoc(0x1234);
+    let (xri, rq, rsp) = h.stage(&s, 6, &ls);
+    let mut w = GenRequest {
+        xri,
+        rpi: TARGET_RPI,
+        request_tag: 51,
+        payload: Bde::host(rq, ls.len() as u32),
+        max_rsp_len: 4096,
+        r_ctl: 0x32,
+        fc_type: 0x28,
+        timer: 30,
+    }
+    .build();
+    w.set_wqec(true);
+    let index = s.wq_pidx;
+    h.post_wqe(&mut s, &w);
+    h.dev.poll_model();
+    let rel = h.next_cqe(&mut s.cq).expect("WQE release CQE");
+    let rel = ufc_hba::sli4::cqe::WqeReleaseCqe::read_from_bytes(&rel).unwrap();
+    assert_eq!(rel.code(), u32::from(cqe_code::WQE_RELEASE));
+    assert_eq!((rel.wq_id(), rel.wqe_index()), (u32::from(s.wq), index));
+    let c = wcqe(&h, &mut s);
+    assert_eq!((c.request_tag(), c.status()), (51, 0));
+    // The target does not know association 0x1234: an LS_RJT comes back.
+    let body = h.read(rsp, c.total_data_placed() as usize);
+    assert_eq!(body[0], 0x01, "FC-NVMe LS_RJT");
+}
+
+#[test]
+fn target_plogi_and_logo_arrive_unsolicited() {
+    let (h, mut s) = logged_in(Generation::G6);
+    let target = h.fabric.config().target_ports[0].addr.wwpn;
+    assert!(h.fabric.target_plogi(target, h.addr.wwpn).unwrap());
+    h.dev.poll_model();
+    let r = Rcqe::read_from_bytes(&h.next_cqe(&mut s.cq).expect("RCQE")).unwrap();
+    let idx = u64::from(r.rq_element_index());
+    let hdr = h.read(s.hbuf + idx * 128, 24);
+    assert_eq!(&hdr[5..8], &[0x01, 0x01, 0x01]);
+    assert_eq!(h.read(s.dbuf + idx * 2048, 1)[0], els_cmd::PLOGI);
+    assert_eq!(r.payload_len(), 116);
+    // ACC with our service parameters: the target logs us in.
+    let acc = LoginPayload::new(
+        els_cmd::LS_ACC,
+        ServiceParams::n_port(h.addr.wwpn, h.addr.wwnn),
+    );
+    let (xri, rq, _) = h.stage(&s, 7, acc.as_bytes());
+    let w = ufc_hba::sli4::wqe::XmitElsRsp {
+        xri,
+        context: Context::vpi(VPI),
+        request_tag: 61,
+        ox_id: u16::from_be_bytes([hdr[16], hdr[17]]),
+        temp_rpi: 0,
+        payload: Bde::host(rq, 116),
+        s_id: None,
+        d_id: TARGET_ID,
+    }
+    .build();
+    let before = h.fabric.stats().acc_received;
+    h.post_wqe(&mut s, &w);
+    assert_eq!(wcqe(&h, &mut s).status(), 0);
+    assert_eq!(h.fabric.stats().acc_received, before + 1);
+    // The target now logs us out.
+    assert!(h.fabric.target_logo(target, h.addr.wwpn).unwrap());
+    h.dev.poll_model();
+    let r = Rcqe::read_from_bytes(&h.next_cqe(&mut s.cq).expect("RCQE")).unwrap();
+    let idx = u64::from(r.rq_element_index());
+    assert_eq!(h.read(s.dbuf + idx * 2048, 1)[0], els_cmd::LOGO);
+
+    // XMIT_BLS_RSP goes out and completes.
+    let w = ufc_hba::sli4::wqe::XmitBlsRsp {
+        xri: s.xri_base + 8,
+        context: Context::vpi(VPI),
+        request_tag: 62,
+        ox_id: 0x55,
+        rx_id: 0x66,
+        local_id: OUR_ID,
+        remote_id: TARGET_ID,
+        temp_rpi: 0,
+        originator: false,
+        payload: ufc_hba::sli4::wqe::BlsPayload::Acc {
+            seq_id: 0,
+            seq_id_valid: false,
+            low_seq_cnt: 0,
+            high_seq_cnt: 0xFFFF,
+        },
+    }
+    .build();
+    let sent = h.faults.stats().frames_sent;
+    h.post_wqe(&mut s, &w);
+    assert_eq!(wcqe(&h, &mut s).request_tag(), 62);
+    assert_eq!(h.faults.stats().frames_sent, sent + 1);
+}
+
+#[test]
+fn frames_wait_for_rq_buffers() {
+    let (h, mut s) = logged_in(Generation::G7);
+    // Use up every posted RQ buffer with target PLOGIs, then one more waits.
+    let target = h.fabric.config().target_ports[0].addr.wwpn;
+    for _ in 0..super::testkit::RQ_ENTRIES + 1 {
+        assert!(h.fabric.target_plogi(target, h.addr.wwpn).unwrap());
+    }
+    h.dev.poll_model();
+    for _ in 0..super::testkit::RQ_ENTRIES {
+        let r = Rcqe::read_from_bytes(&h.next_cqe(&mut s.cq).expect("RCQE")).unwrap();
+        assert_eq!(r.status(), u32::from(rcqe_status::SUCCESS));
+    }
+    assert!(
+        h.next_cqe(&mut s.cq).is_none(),
+        "no buffer: the frame waits"
+    );
+    let post = ufc_hba::sli4::doorbell::PostDoorbell {
+        id: s.hrq,
+        posted: 1,
+    };
+    h.doorbell(QueueKind::Rq, post.encode());
+    let r = Rcqe::read_from_bytes(&h.next_cqe(&mut s.cq).expect("RCQE")).unwrap();
+    assert_eq!(r.rq_element_index(), 0, "the ring wrapped");
+}
