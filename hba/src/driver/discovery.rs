@@ -76,6 +76,7 @@ impl Hba {
             log::info!("{name}: N_Port {id:#08x} left the fabric");
             self.drop_node(id, false)?;
         }
+        let mut transient = false;
         for id in ids {
             if id == fabric.n_port_id
                 || well_known::is_well_known(id)
@@ -91,11 +92,17 @@ impl Hba {
                     | HbaError::BadResponse { .. }
                     | HbaError::Mailbox { .. }),
                 ) => {
+                    // A lost or failed exchange is tried again on a later
+                    // pass; a reject waits for the next RSCN.
+                    transient |= matches!(e, HbaError::ExchangeFailed { .. });
                     self.stats.target_login_failures += 1;
                     self.note(&e);
                 }
                 Err(e) => return Err(e),
             }
+        }
+        if transient {
+            self.rescan_at = Some(self.cfg.clock.now().saturating_add(self.cfg.login_retry));
         }
         Ok(())
     }

@@ -214,6 +214,8 @@ pub struct Hba {
     nodes: BTreeMap<u32, RemotePort>,
     reg: Option<Registration>,
     rescan: bool,
+    /// A discovery pass had transient failures: run another at this time.
+    rescan_at: Option<Duration>,
     login_pending: bool,
     retry_at: Option<Duration>,
     last_error: Option<String>,
@@ -273,6 +275,7 @@ impl Hba {
             nodes: BTreeMap::new(),
             reg,
             rescan: false,
+            rescan_at: None,
             login_pending: false,
             retry_at: None,
             last_error: None,
@@ -445,6 +448,10 @@ impl Hba {
             }
         }
         n += self.handle_frames()?;
+        if self.rescan_at.is_some_and(|t| self.cfg.clock.now() >= t) {
+            self.rescan_at = None;
+            self.rescan = true;
+        }
         if self.rescan && self.fabric.is_some() {
             self.rescan = false;
             n += 1;

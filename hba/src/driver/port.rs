@@ -61,6 +61,8 @@ const WQ_ENTRIES: usize = 64;
 const HDR_BUF: usize = 128;
 /// Data RQ buffer size.
 const DATA_BUF: usize = 2048;
+/// Request tag of ABORT WQEs (outside the exchange pool's tags).
+const ABORT_TAG: u16 = 0xFFFE;
 /// Received frames kept before the oldest is dropped.
 const MAX_RX_FRAMES: usize = 256;
 
@@ -625,7 +627,12 @@ impl Port {
                         rsp_len: w.total_data_placed() as usize,
                         xb: w.xb(),
                     };
-                    if !self.xris.complete(w.request_tag() as u16, done) {
+                    let tag = w.request_tag() as u16;
+                    if tag == ABORT_TAG {
+                        // The aborted exchange completes on its own tag.
+                        continue;
+                    }
+                    if !self.xris.complete(tag, done) {
                         self.errors.bad_wcqe_tag += 1;
                     }
                 }
@@ -761,6 +768,10 @@ impl Port {
             if link_down || status.is_err() || self.waiter.now() >= deadline {
                 self.xris.detach(tag);
                 status?;
+                // End the exchange in the port (§5.9): without ABTS when the
+                // link is down (LPFC sets IA then). Its late completion frees
+                // the XRI.
+                self.abort_exchange(tag, link_down);
                 if link_down {
                     return Err(HbaError::LinkDown {
                         device: self.name.clone(),
@@ -775,6 +786,25 @@ impl Port {
                 });
             }
             self.waiter.pause();
+        }
+    }
+
+    /// Posts an ABORT WQE for exchange `tag` (criteria XRI), best effort.
+    fn abort_exchange(&mut self, tag: u16, local_only: bool) {
+        use crate::sli4::wqe::{abort_criteria, Abort};
+        let Some(xri) = self.xris.get(tag).map(|x| x.xri) else {
+            return;
+        };
+        let wqe = Abort {
+            criteria: abort_criteria::XRI_TAG,
+            tag: xri.into(),
+            request_tag: ABORT_TAG,
+            local_only,
+            no_retry: true,
+        }
+        .build();
+        if let Err(e) = self.post_wqe(wqe) {
+            log::warn!("{}: abort of XRI {xri:#x} not posted: {e}", self.name);
         }
     }
 
