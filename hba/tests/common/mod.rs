@@ -1,0 +1,137 @@
+//! A driver, an emulated SLI-4 port and a fabric on one manual clock.
+
+// Test scaffolding: a failed setup is a failed test.
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ufc_emu::clock::{Clock, ManualClock};
+use ufc_emu::fabric::{Fabric, FabricConfig, TargetPortConfig};
+use ufc_emu::sli4::{Generation, Sli4Config, Sli4Faults, Sli4Model};
+use ufc_hba::driver::{Hba, HbaConfig, HbaError, HbaLldd};
+use ufc_transport::transport::Transport;
+use ufc_transport::wwn::{FcAddr, Wwn};
+use ufc_vfio::Device;
+
+/// A driver config whose waits advance the manual clock by 1 ms.
+pub fn hba_config(clock: &Clock, hand: &ManualClock) -> HbaConfig {
+    let hand = hand.clone();
+    HbaConfig {
+        clock: clock.clone(),
+        idle: Arc::new(move || hand.advance(Duration::from_millis(1))),
+        ready_timeout: Duration::from_secs(2),
+        mailbox_timeout: Duration::from_secs(2),
+        ..HbaConfig::default()
+    }
+}
+
+/// The fabric's host port names.
+pub fn host_addr(fabric: &Fabric) -> FcAddr {
+    fabric.config().host_ports[0].addr
+}
+
+/// A second NVMe target port, named `n`.
+pub fn target(n: u64) -> TargetPortConfig {
+    let mut t = FabricConfig::default().target_ports[0].clone();
+    t.addr = FcAddr {
+        wwnn: Wwn(0x2000_0090_fb00_0000 + n),
+        wwpn: Wwn(0x1000_0090_fb00_0000 + n),
+    };
+    t
+}
+
+/// Fabric config with targets 1..=n.
+pub fn fabric_config(n: u64) -> FabricConfig {
+    FabricConfig {
+        target_ports: (1..=n).map(target).collect(),
+        ..FabricConfig::default()
+    }
+}
+
+/// A model device for `cfg` on `fabric`.
+pub fn model(cfg: Sli4Config, fabric: &Arc<Fabric>, clock: &Clock) -> (Device, Sli4Faults) {
+    let m = Sli4Model::new(cfg, Arc::clone(fabric), clock.clone()).expect("model");
+    let faults = m.faults();
+    (Device::from_model(m), faults)
+}
+
+/// Everything a login test needs.
+pub struct Rig {
+    pub clock: Clock,
+    pub hand: ManualClock,
+    pub fabric: Arc<Fabric>,
+    pub faults: Sli4Faults,
+    pub transport: Arc<Transport<HbaLldd>>,
+    pub hba: Hba,
+}
+
+impl Rig {
+    /// A G7 port on a fabric with `fabric_cfg`, opened with a transport.
+    pub fn new(fabric_cfg: FabricConfig, generation: Generation) -> Rig {
+        let (clock, hand) = Clock::manual();
+        let fabric = Fabric::new(fabric_cfg, clock.clone()).expect("fabric");
+        Rig::on(fabric, clock, hand, generation)
+    }
+
+    /// The same on an existing fabric.
+    pub fn on(fabric: Arc<Fabric>, clock: Clock, hand: ManualClock, generation: Generation) -> Rig {
+        let cfg = Sli4Config::new(generation, host_addr(&fabric));
+        let (device, faults) = model(cfg, &fabric, &clock);
+        let transport = Transport::new(clock.clone());
+        let hba = Hba::open(
+            device,
+            hba_config(&clock, &hand),
+            Some(Arc::clone(&transport)),
+        )
+        .expect("open");
+        Rig {
+            clock,
+            hand,
+            fabric,
+            faults,
+            transport,
+            hba,
+        }
+    }
+
+    /// Polls (advancing 10 ms between polls) until `done`, at most `limit` polls.
+    pub fn poll_until(&mut self, limit: usize, mut done: impl FnMut(&Rig) -> bool) -> bool {
+        for _ in 0..limit {
+            if let Err(e) = self.hba.poll() {
+                panic!("poll failed: {e}");
+            }
+            self.transport.poll();
+            if done(self) {
+                return true;
+            }
+            self.hand.advance(Duration::from_millis(10));
+        }
+        false
+    }
+
+    /// Remote ports the transport holds ONLINE: (wwnn, wwpn, port_id).
+    pub fn online_rports(&self) -> Vec<(Wwn, Wwn, u32)> {
+        let mut v: Vec<_> = self
+            .transport
+            .stats()
+            .rports
+            .iter()
+            .filter(|r| r.state == ufc_transport::port::PortState::Online)
+            .map(|r| (r.wwnn, r.wwpn, r.port_id))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// Opening must fail; returns the error.
+pub fn open_err(cfg: Sli4Config) -> HbaError {
+    let (clock, hand) = Clock::manual();
+    let fabric = Fabric::new(FabricConfig::default(), clock.clone()).expect("fabric");
+    let (device, _faults) = model(cfg, &fabric, &clock);
+    match Hba::open(device, hba_config(&clock, &hand), None) {
+        Ok(_) => panic!("open succeeded"),
+        Err(e) => e,
+    }
+}
