@@ -327,3 +327,55 @@ fn login_lost_plogi_is_retried() {
     // The abort's completion and the aborted exchange's were both expected.
     assert_eq!(rig.hba.input_errors(), Default::default());
 }
+
+#[test]
+fn login_logo_from_target_unregisters() {
+    let mut rig = Rig::new(fabric_config(2), Generation::G7);
+    assert!(rig.poll_until(500, |r| r.online_rports().len() == 2));
+    let host = rig.hba.names().1;
+    assert!(rig.fabric.target_logo(wwpn(1), host).unwrap());
+    assert!(rig.poll_until(500, |r| r.online_rports().len() == 1));
+    assert_eq!(rig.online_rports()[0].1, wwpn(2));
+    assert!(rig.hba.remote_ports().iter().all(|p| p.wwpn != wwpn(1)));
+    assert_eq!(rig.hba.input_errors(), Default::default());
+}
+
+#[test]
+fn login_plogi_from_target_logs_in_again() {
+    let mut rig = Rig::new(fabric_config(1), Generation::G6);
+    assert!(rig.poll_until(500, |r| r.online_rports().len() == 1));
+    let me = rig.hba.fabric_login().unwrap().n_port_id;
+    let host = rig.hba.names().1;
+    let target_id = rig.hba.remote_ports()[0].n_port_id;
+    // The target's PLOGI replaces the login: we accept, register the RPI
+    // again and send our PRLI; the remote port comes back.
+    assert!(rig.fabric.target_plogi(wwpn(1), host).unwrap());
+    assert!(rig.poll_until(500, |r| r.hba.stats().target_logins == 2));
+    assert!(rig.poll_until(100, |r| r.online_rports().len() == 1));
+    assert!(rig.fabric.nvme_logged_in(me, target_id));
+    let p = &rig.hba.remote_ports()[0];
+    assert_eq!((p.wwpn, p.n_port_id), (wwpn(1), target_id));
+    assert!(p.roles.contains(PortRoles::TARGET));
+    assert_eq!(rig.hba.input_errors(), Default::default());
+}
+
+#[test]
+fn login_lost_flogi_is_retried() {
+    use ufc_emu::fabric::FrameDirection;
+    use ufc_hba::fc::els::els_cmd;
+
+    let (clock, hand) = ufc_emu::clock::Clock::manual();
+    let fabric = ufc_emu::fabric::Fabric::new(fabric_config(1), clock.clone()).unwrap();
+    let mut first = true;
+    fabric.drop_frames_if(move |dir, f| {
+        let hit =
+            first && dir == FrameDirection::FromHost && f.payload.first() == Some(&els_cmd::FLOGI);
+        first &= !hit;
+        hit
+    });
+    let mut rig = Rig::on(fabric, clock, hand, Generation::G7);
+    assert!(rig.poll_until(3000, |r| r.online_rports().len() == 1));
+    assert_eq!(rig.hba.stats().fabric_login_failures, 1);
+    assert_eq!(rig.hba.stats().fabric_logins, 1);
+    assert_eq!(rig.hba.input_errors(), Default::default());
+}
