@@ -46,6 +46,7 @@
 //! | `mq` | the mailbox queue and asynchronous events |
 //! | `link` | the FC link: INIT_LINK/DOWN_LINK, link attention, READ_TOPOLOGY |
 //! | `wq` | WQE execution and the exchanges in flight |
+//! | `fcp` | FC-NVMe I/O WQEs against the target model |
 //! | `rq` | unsolicited frames into the header/data RQ pair |
 //! | [`faults`] | fault injection |
 //! | `resources` | XRI/RPI/VPI/VFI ranges, SGLs, registrations |
@@ -61,6 +62,7 @@ pub mod resources;
 
 mod bmbx;
 mod doorbells;
+mod fcp;
 mod link;
 mod mailbox;
 mod mq;
@@ -337,6 +339,7 @@ pub struct Sli4Model {
     mbox_delay: Option<Duration>,
     mbox_hang_next: bool,
     doorbell_kinds: Vec<doorbells::DoorbellKind>,
+    fcp_scratch: fcp::FcpScratch,
 }
 
 impl Sli4Model {
@@ -416,6 +419,7 @@ impl Sli4Model {
             faults: Arc::new(faults::Shared::default()),
             mbox_delay: None,
             mbox_hang_next: false,
+            fcp_scratch: fcp::FcpScratch::default(),
         })
     }
 
@@ -618,6 +622,7 @@ impl DeviceModel for Sli4Model {
         if self.regs.is_ready() {
             worked |= self.poll_fabric();
             worked |= self.deliver_backlog();
+            worked |= self.fcp_deferred();
         }
         worked
     }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use zerocopy::FromBytes;
+use zerocopy::{FromBytes, IntoBytes};
 
 use ufc_hba::fc::els::els_cmd;
 use ufc_hba::fc::login::{LoginPayload, ServiceParams};
@@ -35,7 +35,7 @@ use ufc_hba::sli4::regs::{
     Control, Semaphore, Status, PHYSDEV_CONTROL, SLIPORT_CONTROL, SLIPORT_ERROR1, SLIPORT_ERROR2,
     SLIPORT_SEMAPHORE, SLIPORT_STATUS,
 };
-use ufc_hba::sli4::sge::Bde;
+use ufc_hba::sli4::sge::{Bde, Sge};
 use ufc_hba::sli4::sli_config::{
     cfg_additional_status, cfg_status, common_op, subsystem, SliConfig,
 };
@@ -966,4 +966,129 @@ fn frames_wait_for_rq_buffers() {
     h.doorbell(QueueKind::Rq, post.encode());
     let r = Rcqe::read_from_bytes(&h.next_cqe(&mut s.cq).expect("RCQE")).unwrap();
     assert_eq!(r.rq_element_index(), 0, "the ring wrapped");
+}
+
+/// Stages an FC-NVMe exchange on XRI number `i`: CMD IU, 32-byte RSP buffer,
+/// one data buffer of `data_len` bytes; the XRI and the three addresses.
+fn stage_fcp(h: &Harness, s: &Setup, i: u16, iu: &[u8], data_len: u32) -> (u16, u64, u64, u64) {
+    let (xri, iu_at, data) = h.xri_bufs(s, i);
+    let rsp = iu_at + 2048;
+    h.write(iu_at, iu);
+    let sgl = s.bufs + u64::from(i) * 3 * 4096;
+    h.write(sgl, Sge::data(iu_at, iu.len() as u32, 0, false).as_bytes());
+    let last = data_len == 0;
+    h.write(sgl + 16, Sge::data(rsp, 32, 0, last).as_bytes());
+    h.write(sgl + 32, Sge::data(data, data_len, 0, true).as_bytes());
+    (xri, iu_at, rsp, data)
+}
+
+#[test]
+fn nvme_connect_and_identify_through_fcp_wqes() {
+    use ufc_transport::lldd::IoDir;
+    use ufc_transport::wire::fabrics::ConnectData;
+    use ufc_transport::wire::ls_host::{encode_create_assoc, CreateAssocAcc, CreateAssocParams};
+    use ufc_transport::wire::registers::{Cc, REG_CC};
+    use ufc_transport::wire::{CmdIu, ErspIu, NvmeStatus, Sqe};
+
+    let (h, mut s) = logged_in(Generation::G7);
+    target_login(&h, &mut s);
+    let subnqn = h.fabric.config().target_ports[0].subsystems[0].nqn.clone();
+    let hostnqn = "nqn.2014-08.org.example:sli4-host";
+    let ls = encode_create_assoc(&CreateAssocParams {
+        ersp_ratio: 8,
+        sqsize: 31,
+        hostid: [7; 16],
+        hostnqn,
+        subnqn: &subnqn,
+    })
+    .unwrap();
+    let (xri, rq, rsp) = h.stage(&s, 6, &ls);
+    let w = GenRequest {
+        xri,
+        rpi: TARGET_RPI,
+        request_tag: 71,
+        payload: Bde::host(rq, ls.len() as u32),
+        max_rsp_len: 4096,
+        r_ctl: 0x32,
+        fc_type: 0x28,
+        timer: 30,
+    }
+    .build();
+    h.post_wqe(&mut s, &w);
+    let c = wcqe(&h, &mut s);
+    assert_eq!((c.request_tag(), c.status()), (71, 0));
+    let acc = CreateAssocAcc::parse(&h.read(rsp, c.total_data_placed() as usize)).unwrap();
+    let conn = acc.connection_id;
+
+    // Connect: FCP_IWRITE64 with the 1024-byte connect data; fabrics
+    // commands always get an ERSP: WCQE status 0x01, dword 2 = 32.
+    let sqe = Sqe::connect(0, 31, 10_000, 0);
+    let iu = CmdIu::new_admin(conn, 1, 1024, IoDir::Write, &sqe);
+    let (xri, iu_at, rsp, data) = stage_fcp(&h, &s, 7, iu.as_bytes(), 1024);
+    let cd = ConnectData::new([7; 16], 0xFFFF, &subnqn, hostnqn).unwrap();
+    h.write(data, cd.as_bytes());
+    let io = |kind, tag: u16, total: u32| {
+        ufc_hba::sli4::wqe::FcpIo {
+            kind,
+            xri,
+            rpi: TARGET_RPI,
+            request_tag: tag,
+            cmd_iu: Bde::host(iu_at, 96),
+            payload_offset_len: 96 + 32,
+            total_len: total,
+            first_burst: 0,
+            timer: 0,
+            pbde: None,
+            erp: false,
+        }
+        .build()
+    };
+    h.post_wqe(&mut s, &io(ufc_hba::sli4::wqe::FcpKind::Write, 72, 1024));
+    let c = wcqe(&h, &mut s);
+    assert_eq!(c.request_tag(), 72);
+    assert_eq!(c.status(), u32::from(wcqe_status::FCP_RSP_FAILURE));
+    assert_eq!((c.parameter(), c.total_data_placed()), (32, 1024));
+    let e = ErspIu::parse(&h.read(rsp, 32)).unwrap();
+    assert_eq!(e.cqe.nvme_status(), NvmeStatus::SUCCESS);
+
+    // CC.EN through Property Set (no data: FCP_ICMND64).
+    let cc = u64::from(Cc::host_default(Cc::CSS_NVM).with_en(true).0);
+    let iu = CmdIu::new_admin(
+        conn,
+        2,
+        0,
+        IoDir::None,
+        &Sqe::property_set(REG_CC, cc, false),
+    );
+    h.write(iu_at, iu.as_bytes());
+    h.post_wqe(&mut s, &io(ufc_hba::sli4::wqe::FcpKind::Cmnd, 73, 0));
+    let c = wcqe(&h, &mut s);
+    assert_eq!(c.request_tag(), 73);
+    assert_eq!(
+        ErspIu::parse(&h.read(rsp, 32)).unwrap().cqe.nvme_status(),
+        NvmeStatus::SUCCESS
+    );
+
+    // Identify Controller: 4096 bytes read into the data buffer.
+    let iu = CmdIu::new_admin(conn, 3, 4096, IoDir::Read, &Sqe::identify(1, 0));
+    h.write(iu_at, iu.as_bytes());
+    let sgl = s.bufs + 7 * 3 * 4096;
+    h.write(sgl + 32, Sge::data(data, 4096, 0, true).as_bytes());
+    h.post_wqe(&mut s, &io(ufc_hba::sli4::wqe::FcpKind::Read, 74, 4096));
+    let c = wcqe(&h, &mut s);
+    assert_eq!(c.request_tag(), 74);
+    assert!(c.status() == 0 || c.status() == u32::from(wcqe_status::FCP_RSP_FAILURE));
+    assert_eq!(c.total_data_placed(), 4096);
+    // SUBNQN at byte 768 of the controller data.
+    let id = h.read(data + 768, subnqn.len());
+    assert_eq!(id, subnqn.as_bytes());
+
+    // A CMD IU for a connection the target does not know: ABTS, remote stop.
+    let iu = CmdIu::new_admin(0xdead, 4, 0, IoDir::None, &Sqe::identify(1, 0));
+    h.write(iu_at, iu.as_bytes());
+    h.post_wqe(&mut s, &io(ufc_hba::sli4::wqe::FcpKind::Cmnd, 75, 0));
+    assert_eq!(
+        wcqe(&h, &mut s).status(),
+        u32::from(wcqe_status::REMOTE_STOP)
+    );
 }

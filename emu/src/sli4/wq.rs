@@ -8,8 +8,8 @@
 //! (local reject 0x02), on link down (local reject 0x1A) or by ABORT.
 //! Responses (XMIT_ELS_RSP64, XMIT_BLS_RSP) are sent and complete at once.
 //!
-//! FCP_IREAD64/IWRITE64/ICMND64 (issue 5) slot into [`Sli4Model::execute_wqe`]'s
-//! dispatch; until then they complete with local reject "illegal command".
+//! FCP_IREAD64/IWRITE64/ICMND64 with the NVMe flag run at exchange level
+//! against the target model (`fcp`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -29,8 +29,10 @@ use ufc_hba::sli4::wqe::{cmd_type, context_type, wqe_cmd, Abort, GenRequest, Wqe
 use super::{bump, Sli4Model};
 use crate::fabric::FabricError;
 
-/// SGEs of an XRI's SGL the model reads (ELS/CT/LS use two).
+/// SGEs read from host memory at a time.
 const MAX_SGES: usize = 16;
+/// SGEs in one 4 KiB SGL page.
+const SGES_PER_PAGE: usize = 4096 / SGE_LEN;
 
 /// What an open exchange is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +41,8 @@ pub(crate) enum Kind {
     Els,
     /// GEN_REQUEST64: a CT or FC-4 LS reply.
     Gen,
+    /// FCP_IREAD64/IWRITE64/ICMND64: the target's completion (no frames).
+    Fcp,
 }
 
 /// A buffer of the response: (IOVA, length).
@@ -57,7 +61,10 @@ pub(crate) struct Exchange {
     pub(crate) rsp: Vec<Seg>,
     /// Maximum response length (WQE dword 15; 0 = the buffers' length).
     pub(crate) max_rsp: u32,
-    pub(crate) deadline: Duration,
+    /// When the port gives up (WQE timer); `None`: never.
+    pub(crate) deadline: Option<Duration>,
+    /// An FC-NVMe command the target holds (Async Event Request).
+    pub(crate) held: Option<super::fcp::HeldFcp>,
 }
 
 /// An exchange being aborted with ABTS: the XRI-aborted CQE follows the
@@ -73,6 +80,8 @@ pub(crate) struct Aborting {
 pub(crate) struct Exchanges {
     pub(crate) open: BTreeMap<u16, Exchange>,
     pub(crate) aborting: BTreeMap<u16, Aborting>,
+    /// Exchange numbers handed to the target model (unique per port life).
+    pub(crate) next_fcp: u64,
 }
 
 impl Exchanges {
@@ -81,20 +90,20 @@ impl Exchanges {
         self.open.retain(|_, x| x.wq_id != wq_id);
     }
 
-    fn busy(&self, xri: u16) -> bool {
+    pub(crate) fn busy(&self, xri: u16) -> bool {
         self.open.contains_key(&xri) || self.aborting.contains_key(&xri)
     }
 }
 
 /// A WQE's immediate result.
-enum Outcome {
+pub(crate) enum Outcome {
     /// Complete now with this WCQE (request tag filled in by the caller).
     Done(Wcqe),
     /// An exchange is open; it completes later.
     Open,
 }
 
-fn reject(reason: u8) -> Outcome {
+pub(crate) fn reject(reason: u8) -> Outcome {
     Outcome::Done(Wcqe::new(
         0,
         wcqe_status::LOCAL_REJECT,
@@ -108,7 +117,7 @@ fn success(placed: u32, parameter: u32) -> Outcome {
     Outcome::Done(Wcqe::new(0, wcqe_status::SUCCESS, placed, parameter, true))
 }
 
-fn entry<T: IntoBytes + zerocopy::Immutable>(c: &T) -> [u8; CQE_LEN] {
+pub(crate) fn entry<T: IntoBytes + zerocopy::Immutable>(c: &T) -> [u8; CQE_LEN] {
     let mut e = [0u8; CQE_LEN];
     e.copy_from_slice(&c.as_bytes()[..CQE_LEN]);
     e
@@ -116,7 +125,7 @@ fn entry<T: IntoBytes + zerocopy::Immutable>(c: &T) -> [u8; CQE_LEN] {
 
 impl Sli4Model {
     /// Our N_Port ID while fabric-logged-in, else 0.
-    fn my_id(&self) -> u32 {
+    pub(crate) fn my_id(&self) -> u32 {
         self.func
             .host
             .as_ref()
@@ -186,7 +195,7 @@ impl Sli4Model {
     }
 
     /// Posts a WCQE, counting failures.
-    fn complete(&mut self, cq_id: u16, wcqe: Wcqe) {
+    pub(crate) fn complete(&mut self, cq_id: u16, wcqe: Wcqe) {
         if wcqe.status() != u32::from(wcqe_status::SUCCESS) {
             bump(&self.counters().wqe_errors);
         }
@@ -203,7 +212,7 @@ impl Sli4Model {
             wqe_cmd::ABORT => self.abort(w),
             // Issue 5: FC-NVMe I/O against the target (fabric.target_for).
             wqe_cmd::FCP_IREAD64 | wqe_cmd::FCP_IWRITE64 | wqe_cmd::FCP_ICMND64 => {
-                reject(local_reject::ILLEGAL_COMMAND)
+                self.fcp_io(wq_id, cq_id, w)
             }
             other => {
                 log::debug!("sli4 model: WQE command {other:#04x} not supported");
@@ -212,37 +221,48 @@ impl Sli4Model {
         }
     }
 
-    /// The SGEs of the SGL a WQE uses: the BLP's (XBL) or the XRI's.
-    fn sgl(&self, w: &Wqe) -> Result<Vec<Sge>, u8> {
-        let addr = if w.xbl() {
-            w.bde().addr()
+    /// The data SGEs of the SGL a WQE uses: the BLP's (XBL) or the XRI's
+    /// (one or two pages), up to the LAST SGE; SKIP entries are left out.
+    pub(crate) fn sgl(&self, w: &Wqe, out: &mut Vec<Sge>) -> Result<(), u8> {
+        out.clear();
+        let pages = if w.xbl() {
+            [w.bde().addr(), 0]
         } else {
-            let xri = w.xri_tag() as u16;
-            self.func.res.sgl(xri).ok_or(local_reject::NO_XRI)?.page0
+            let s = self
+                .func
+                .res
+                .sgl(w.xri_tag() as u16)
+                .ok_or(local_reject::NO_XRI)?;
+            [s.page0, s.page1]
         };
         let mut raw = [0u8; MAX_SGES * SGE_LEN];
-        self.view.read(addr, &mut raw).map_err(|e| {
-            self.dma_failed("SGL", &e);
-            local_reject::TX_DMA_FAILED
-        })?;
-        let mut out = Vec::with_capacity(4);
-        for c in raw.chunks_exact(SGE_LEN) {
-            let s = Sge::read_from_bytes(c).map_err(|_| local_reject::INTERNAL_ERROR)?;
-            let last = s.last();
-            if s.sge_type() == sge_type::DATA {
-                out.push(s);
-            }
-            if last {
-                break;
+        for page in pages.into_iter().filter(|p| *p != 0) {
+            for chunk in 0..SGES_PER_PAGE / MAX_SGES {
+                let at = page + (chunk * MAX_SGES * SGE_LEN) as u64;
+                self.view.read(at, &mut raw).map_err(|e| {
+                    self.dma_failed("SGL", &e);
+                    local_reject::TX_DMA_FAILED
+                })?;
+                for c in raw.chunks_exact(SGE_LEN) {
+                    let s = Sge::read_from_bytes(c).map_err(|_| local_reject::INTERNAL_ERROR)?;
+                    if s.sge_type() == sge_type::DATA {
+                        out.push(s);
+                    }
+                    if s.last() {
+                        return Ok(());
+                    }
+                }
             }
         }
-        Ok(out)
+        // No LAST within the SGL's pages.
+        Err(local_reject::ILLEGAL_FIELD)
     }
 
     /// The request payload (BDE with DBDE, else SGE 0; `len` bytes) and the
     /// response buffers (SGE 1..).
     fn request_buffers(&self, w: &Wqe, len: u32) -> Result<(Vec<u8>, Vec<Seg>), u8> {
-        let sges = self.sgl(w)?;
+        let mut sges = Vec::with_capacity(4);
+        self.sgl(w, &mut sges)?;
         let (src, cap) = if w.dbde() {
             let b = w.bde();
             (b.addr(), b.length())
@@ -314,7 +334,8 @@ impl Sli4Model {
             d_id,
             rsp,
             max_rsp: w.dw15.get(),
-            deadline: self.clock.now() + self.timer(w),
+            deadline: Some(self.clock.now() + self.timer(w)),
+            held: None,
         };
         self.open(x, xri, frame)
     }
@@ -355,7 +376,8 @@ impl Sli4Model {
             d_id,
             rsp,
             max_rsp: w.dw15.get(),
-            deadline: self.clock.now() + self.timer(w),
+            deadline: Some(self.clock.now() + self.timer(w)),
+            held: None,
         };
         self.open(x, xri, Frame::new(h, payload))
     }
@@ -470,6 +492,9 @@ impl Sli4Model {
         let Some(x) = self.func.xchg.open.remove(&xri) else {
             return reject(local_reject::NO_ABORT_MATCH);
         };
+        if let Some(h) = &x.held {
+            h.conn.abort(h.xchg);
+        }
         // IA: abort locally, no ABTS, the XRI is free at once. Otherwise the
         // ABTS goes out and the XRI stays busy until the XRI-aborted CQE.
         let local = Abort::local_only_of(w) || self.func.link.up.is_none();
@@ -527,6 +552,7 @@ impl Sli4Model {
         let expected = match x.kind {
             Kind::Els => f.header.r_ctl == r_ctl::ELS_REP,
             Kind::Gen => matches!(f.header.r_ctl, r_ctl::SOL_CTL | r_ctl::FC4_LS_REP),
+            Kind::Fcp => false,
         };
         if !expected || f.header.s_id() != x.d_id {
             return false;
@@ -576,7 +602,7 @@ impl Sli4Model {
             }
             // The D_ID of the response: our address (assigned by FLOGI).
             Kind::Els => (wcqe_status::SUCCESS, f.header.d_id()),
-            Kind::Gen => (wcqe_status::SUCCESS, 0),
+            Kind::Gen | Kind::Fcp => (wcqe_status::SUCCESS, 0),
         };
         let mut w = Wcqe::new(x.request_tag, status, n as u32, parameter, true);
         if n < f.payload.len() {
@@ -603,7 +629,7 @@ impl Sli4Model {
             .xchg
             .open
             .iter()
-            .filter(|(_, x)| x.deadline <= now)
+            .filter(|(_, x)| x.deadline.is_some_and(|d| d <= now))
             .map(|(xri, _)| *xri)
             .collect();
         let stuck: Vec<(u16, u16)> = self
@@ -638,6 +664,9 @@ impl Sli4Model {
     pub(crate) fn fail_exchanges_link_down(&mut self) {
         let open = std::mem::take(&mut self.func.xchg.open);
         for (_, x) in open {
+            if let Some(h) = &x.held {
+                h.conn.abort(h.xchg);
+            }
             let w = Wcqe::new(
                 x.request_tag,
                 wcqe_status::LOCAL_REJECT,
