@@ -547,4 +547,37 @@ pub(crate) mod tests {
         let d = WqDoorbell::decode(w[3]);
         assert_eq!((d.id, d.index, d.posted), (3, 3, 1));
     }
+
+    proptest::proptest! {
+        /// Whatever the port writes into a CQ, and whatever release indices it
+        /// reports, the consumer neither panics nor runs past what was posted.
+        #[test]
+        fn device_input_never_panics(
+            entries in proptest::collection::vec(proptest::array::uniform16(proptest::prelude::any::<u8>()), 8),
+            releases in proptest::collection::vec(proptest::prelude::any::<u16>(), 0..16),
+            autovalid in proptest::prelude::any::<bool>(),
+        ) {
+            let (dev, mut arena, _w) = fake();
+            let r = arena.alloc(8 * CQE_LEN, 64, "t").unwrap();
+            for (i, e) in entries.iter().enumerate() {
+                arena.write(&r, i * CQE_LEN, e).unwrap();
+            }
+            let mut cq = CompletionQueue::new(1, r, autovalid, dev.doorbell(0, 0x120).unwrap(), IfType::If6);
+            let mut n = 0;
+            while cq.next(&arena).unwrap().is_some() {
+                n += 1;
+                proptest::prop_assert!(n <= 8, "one pass at most without new writes");
+            }
+            cq.release();
+            let w = arena.alloc(8 * WQE_LEN, 64, "t").unwrap();
+            let mut wq = WorkQueue::new(2, w, dev.doorbell(0, 0x120).unwrap(), IfType::If2);
+            for _ in 0..5 {
+                wq.post(&arena, Wqe::default()).unwrap();
+            }
+            for x in releases {
+                let _ = wq.released(x);
+                proptest::prop_assert!(wq.consumer <= wq.producer);
+            }
+        }
+    }
 }
