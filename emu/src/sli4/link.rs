@@ -125,7 +125,7 @@ impl Sli4Model {
         );
         // Port type FC (bits 7-6 = 1, LPFC), port number 0.
         a.set_port_number(1 << 6);
-        a.set_logical_speed(gbps * 100);
+        a.set_logical_speed(gbps.saturating_mul(100));
         let mut entry = [0u8; 16];
         entry.copy_from_slice(a.as_bytes());
         bump(&self.counters().link_events);
