@@ -1189,3 +1189,32 @@ fn constructor_refuses_bad_configs_and_presents_overrides() {
     assert!(dev.bar(2).is_err(), "no BAR2 on if_type 2");
     assert!(fabric.attach(other.wwpn).is_ok());
 }
+
+#[test]
+fn slow_and_hung_mailbox_on_the_mq() {
+    let mut h = Harness::new(Generation::G6);
+    let mut s = h.bring_up();
+    let nop = SliConfig::embedded(subsystem::COMMON, common_op::NOP, 0, &[], 0).unwrap();
+    h.faults.slow_mailbox(Some(Duration::from_millis(10)));
+    h.post_mqe(&mut s, &nop);
+    h.post_mqe(&mut s, &nop);
+    assert!(h.next_cqe(&mut s.mq_cq).is_none());
+    h.advance(Duration::from_millis(10));
+    assert!(h.next_cqe(&mut s.mq_cq).is_some(), "first after the delay");
+    assert!(
+        h.next_cqe(&mut s.mq_cq).is_none(),
+        "second waits its own delay"
+    );
+    h.advance(Duration::from_millis(10));
+    assert!(h.next_cqe(&mut s.mq_cq).is_some());
+    h.faults.slow_mailbox(None);
+    h.faults.hang_next_mailbox();
+    h.post_mqe(&mut s, &nop);
+    h.post_mqe(&mut s, &nop);
+    h.advance(Duration::from_secs(3600));
+    assert!(
+        h.next_cqe(&mut s.mq_cq).is_none(),
+        "hung, and the next waits behind it"
+    );
+    assert_eq!(h.faults.stats().mailbox_commands, 2 + 9);
+}
