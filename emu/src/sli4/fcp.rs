@@ -13,6 +13,7 @@
 //! completes when the target releases it. Without an NVMe login the frames
 //! are lost: the exchange waits for its timer or an ABORT.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,11 +37,21 @@ pub(crate) struct HeldFcp {
     pub(crate) rsp: (u64, u32),
 }
 
-/// Reusable buffers of the I/O path (no allocation per I/O).
+/// Reusable buffers and lookups of the I/O path: no allocation, no fabric
+/// lock and no reference-count traffic per I/O once a connection is known.
 #[derive(Debug, Default)]
 pub(crate) struct FcpScratch {
     sges: Vec<Sge>,
     data: Vec<HostSge>,
+    /// Live connections by (target N_Port ID, connection id).
+    conns: BTreeMap<(u32, u64), Arc<Connection>>,
+}
+
+impl FcpScratch {
+    /// Forgets the cached connections (port reset, link down).
+    pub(crate) fn forget(&mut self) {
+        self.conns.clear();
+    }
 }
 
 impl Sli4Model {
@@ -132,22 +143,30 @@ impl Sli4Model {
         if self.func.link.up.is_none() {
             return reject(local_reject::LINK_DOWN);
         }
-        let me = self.my_id();
-        let conn = if self.fabric.nvme_logged_in(me, d_id) {
-            self.fabric
-                .target_for(d_id)
-                .and_then(|t| t.connection(cmd_iu_connection_id(&iu)))
-        } else {
-            None
-        };
-        let Some(conn) = conn else {
+        let key = (d_id, cmd_iu_connection_id(&iu));
+        if !sc.conns.get(&key).is_some_and(|c| c.is_live()) {
+            // Slow path: a connection not seen yet, or one that ended.
+            sc.conns.remove(&key);
+            let me = self.my_id();
             if !self.fabric.nvme_logged_in(me, d_id) {
                 // The target discards frames without a login: nothing comes back.
                 bump(&self.counters().frames_dropped);
                 self.func.xchg.open.insert(xri, x);
                 return Outcome::Open;
             }
-            // Logged in but no such connection: the target aborts (ABTS).
+            match self
+                .fabric
+                .target_for(d_id)
+                .and_then(|t| t.connection(key.1))
+            {
+                Some(c) => {
+                    sc.conns.insert(key, c);
+                }
+                // Logged in but no such connection: the target aborts (ABTS).
+                None => return remote_stop(),
+            }
+        }
+        let Some(conn) = sc.conns.get(&key) else {
             return remote_stop();
         };
         self.func.xchg.next_fcp = self.func.xchg.next_fcp.wrapping_add(1);
@@ -159,7 +178,11 @@ impl Sli4Model {
             } => Outcome::Done(self.fcp_completion(0, transferred, r, rsp)),
             FcpOutcome::Abort => remote_stop(),
             FcpOutcome::Held => {
-                x.held = Some(HeldFcp { conn, xchg, rsp });
+                x.held = Some(HeldFcp {
+                    conn: Arc::clone(conn),
+                    xchg,
+                    rsp,
+                });
                 self.func.xchg.open.insert(xri, x);
                 Outcome::Open
             }

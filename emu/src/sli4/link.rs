@@ -146,6 +146,7 @@ impl Sli4Model {
             return;
         };
         self.fail_exchanges_link_down();
+        self.fcp_scratch.forget();
         self.func.rx.clear();
         if self.func.link.unreg_all_on_down {
             self.func.res.rpis.clear();

@@ -455,6 +455,7 @@ impl Sli4Model {
         }
         self.func = Function::new(self.cfg.resources);
         self.bmbx = bmbx::Bmbx::default();
+        self.fcp_scratch.forget();
     }
 
     /// SLIPORT_CONTROL.IP: reset and re-initialise the port.
