@@ -40,7 +40,8 @@
 //! | [`config_space`] | PCI ids, class, BARs, SLI_INTF |
 //! | `regs` | SLIPORT_SEMAPHORE/STATUS/ERROR1/2 and the port's phase |
 //! | `bmbx` | the bootstrap mailbox protocol |
-//! | `mailbox` | the mailbox command inventory, native and SLI_CONFIG |
+//! | `mailbox` | mailbox submission/completion and the native commands |
+//! | `sli_config` | SLI_CONFIG framing and its sub-commands (params, queues, SGLs) |
 //! | `queues` | EQ/CQ/MQ/WQ/RQ geometry, indices, credits, valid-bit phase |
 //! | `doorbells` | the doorbell registers of if_type 2 (BAR0) and 6 (BAR2) |
 //! | `mq` | the mailbox queue and asynchronous events |
@@ -49,7 +50,8 @@
 //! | `fcp` | FC-NVMe I/O WQEs against the target model |
 //! | `rq` | unsolicited frames into the header/data RQ pair |
 //! | [`faults`] | fault injection |
-//! | `resources` | XRI/RPI/VPI/VFI ranges, SGLs, registrations |
+//! | [`resources`] | XRI/RPI/VPI/VFI ranges, SGLs, registrations |
+//! | `testkit`, `tests` | a minimal test driver and the model's tests |
 //!
 //! Malformed or unknown commands get the status a port returns (MQE status,
 //! SLI_CONFIG status and additional status, WCQE local reject); a DMA outside
