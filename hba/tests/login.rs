@@ -379,3 +379,66 @@ fn login_lost_flogi_is_retried() {
     assert_eq!(rig.hba.stats().fabric_logins, 1);
     assert_eq!(rig.hba.input_errors(), Default::default());
 }
+
+#[test]
+fn login_nvme_ls_over_gen_request64() {
+    use std::time::Duration;
+    use ufc_transport::lldd::{Lldd, LlddRport, LsEvent, LsReq};
+    use ufc_transport::wire::ls_host::{encode_create_assoc, CreateAssocAcc, CreateAssocParams};
+
+    let mut rig = Rig::new(fabric_config(1), Generation::G7);
+    assert!(rig.poll_until(500, |r| r.online_rports().len() == 1));
+    let lldd = rig.hba.lldd().unwrap();
+    let lport = rig.hba.local_port().unwrap();
+    let p = rig.hba.remote_ports()[0].clone();
+    let payload = encode_create_assoc(&CreateAssocParams {
+        ersp_ratio: 8,
+        sqsize: 31,
+        hostid: [7; 16],
+        hostnqn: "nqn.2014-08.org.example:ufc-host",
+        subnqn: "nqn.2014-08.org.example:ufc-emu-sub1",
+    })
+    .unwrap();
+    let req = |tag, rport| LsReq {
+        tag,
+        rport,
+        payload: payload.clone(),
+        rsp_max: 512,
+        timeout: Duration::from_secs(20),
+    };
+    lldd.ls_req(
+        lport,
+        req(
+            1,
+            LlddRport(u64::from(p.rpi) << 32 | u64::from(p.n_port_id)),
+        ),
+    )
+    .unwrap();
+    // A token that names no logged-in port fails without touching the wire.
+    lldd.ls_req(lport, req(2, LlddRport(0x0042_0000_0000_0001)))
+        .unwrap();
+    // Not through Transport::poll: it would take these events for its own
+    // (unknown) tags.
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        rig.hba.poll().unwrap();
+        lldd.poll_ls(lport, &mut |e| events.push(e));
+        if events.len() == 2 {
+            break;
+        }
+        rig.hand.advance(Duration::from_millis(10));
+    }
+    assert_eq!(events.len(), 2);
+    let mut ok = None;
+    for e in events {
+        match e {
+            LsEvent::Done { tag: 1, result } => ok = Some(result.unwrap()),
+            LsEvent::Done { tag: 2, result } => assert!(result.is_err()),
+            other => panic!("{other:?}"),
+        }
+    }
+    let acc = CreateAssocAcc::parse(&ok.unwrap()).unwrap();
+    assert_ne!(acc.association_id, 0);
+    let target = rig.fabric.target_port(wwpn(1)).unwrap();
+    assert_eq!(target.associations().len(), 1);
+}

@@ -89,12 +89,16 @@ impl Hba {
                 Err(
                     e @ (HbaError::LoginRejected { .. }
                     | HbaError::ExchangeFailed { .. }
+                    | HbaError::ExchangeTimeout { .. }
                     | HbaError::BadResponse { .. }
                     | HbaError::Mailbox { .. }),
                 ) => {
                     // A lost or failed exchange is tried again on a later
                     // pass; a reject waits for the next RSCN.
-                    transient |= matches!(e, HbaError::ExchangeFailed { .. });
+                    transient |= matches!(
+                        e,
+                        HbaError::ExchangeFailed { .. } | HbaError::ExchangeTimeout { .. }
+                    );
                     self.stats.target_login_failures += 1;
                     self.note(&e);
                 }

@@ -22,6 +22,15 @@ pub(crate) struct ElsDest {
     pub els_id: u32,
 }
 
+/// R_CTL, TYPE, bound and response room of a GEN_REQUEST64.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct GenSequence {
+    pub r_ctl: u8,
+    pub fc_type: u8,
+    pub timeout: std::time::Duration,
+    pub rsp_max: usize,
+}
+
 /// How an ELS request ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ElsReply {
@@ -101,7 +110,8 @@ impl Port {
             );
             return Err(e);
         }
-        let c = self.wait_exchange(tag, request, dest.d_id)?;
+        let timeout = self.cfg.els_timeout;
+        let c = self.wait_exchange(tag, request, dest.d_id, timeout)?;
         self.els_outcome(tag, &c, request, dest.d_id)
     }
 
@@ -158,40 +168,52 @@ impl Port {
         payload: &[u8],
         request: &'static str,
     ) -> Result<Vec<u8>, HbaError> {
+        let timeout = self.cfg.els_timeout;
+        let seq = GenSequence {
+            r_ctl: r_ctl::UNSOL_CTL,
+            fc_type: fc_type::CT,
+            timeout,
+            rsp_max: RSP_LEN,
+        };
+        self.gen_request(rpi, d_id, payload, seq, request)
+    }
+
+    /// GEN_REQUEST64 (§5.4): one request sequence to the port registered as
+    /// `rpi`, waiting for the response sequence.
+    pub fn gen_request(
+        &mut self,
+        rpi: u16,
+        d_id: u32,
+        payload: &[u8],
+        seq: GenSequence,
+        request: &'static str,
+    ) -> Result<Vec<u8>, HbaError> {
         let tag = self.xris.take().ok_or(HbaError::Exhausted {
             device: self.name.clone(),
             what: "ELS exchanges (XRIs)",
         })?;
+        let rsp_max = seq.rsp_max.min(RSP_LEN);
         let sent = (|| {
-            let bde = self.xris.prepare(&self.arena, tag, payload, RSP_LEN)?;
+            let bde = self.xris.prepare(&self.arena, tag, payload, rsp_max)?;
             let xri = self.xris.get(tag).map_or(0, |x| x.xri);
             let wqe = GenRequest {
                 xri,
                 rpi,
                 request_tag: tag,
                 payload: bde,
-                max_rsp_len: RSP_LEN as u32,
-                r_ctl: r_ctl::UNSOL_CTL,
-                fc_type: fc_type::CT,
+                max_rsp_len: rsp_max as u32,
+                r_ctl: seq.r_ctl,
+                fc_type: seq.fc_type,
                 timer: 0,
             }
             .build();
             self.post_wqe(wqe)
         })();
         if let Err(e) = sent {
-            self.xris.detach(tag);
-            let _ = self.xris.complete(
-                tag,
-                Completion {
-                    status: 0,
-                    parameter: 0,
-                    rsp_len: 0,
-                    xb: false,
-                },
-            );
+            self.release_unsent(tag);
             return Err(e);
         }
-        let c = self.wait_exchange(tag, request, d_id)?;
+        let c = self.wait_exchange(tag, request, d_id, seq.timeout)?;
         if c.status != wcqe_status::SUCCESS {
             return Err(HbaError::ExchangeFailed {
                 device: self.name.clone(),
@@ -201,6 +223,20 @@ impl Port {
             });
         }
         self.response(tag, c.rsp_len)
+    }
+
+    /// Gives back an exchange whose WQE was never posted.
+    fn release_unsent(&mut self, tag: u16) {
+        self.xris.detach(tag);
+        let _ = self.xris.complete(
+            tag,
+            Completion {
+                status: 0,
+                parameter: 0,
+                rsp_len: 0,
+                xb: false,
+            },
+        );
     }
 
     /// Sends a CT request and requires an FS_ACC; returns the accept payload.

@@ -159,6 +159,18 @@ pub enum HbaError {
         /// WCQE status / timeout.
         how: String,
     },
+    /// An ELS, CT or LS exchange got no completion in time (it was aborted).
+    #[error("{device}: {request} to N_Port {d_id:#08x} got no answer within {timeout:?}")]
+    ExchangeTimeout {
+        /// Device name.
+        device: String,
+        /// Request name.
+        request: &'static str,
+        /// Destination.
+        d_id: u32,
+        /// The bound.
+        timeout: Duration,
+    },
     /// The link went down during a login step.
     #[error("{device}: link went down during {during}")]
     LinkDown {

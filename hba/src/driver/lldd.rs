@@ -1,16 +1,18 @@
 //! The driver's side of the transport's LLDD contract (transport `lldd.rs`).
 //!
-//! Issue 4 needs port registration and the delete callbacks; the FCP I/O
-//! queues and LS requests over GEN_REQUEST64 arrive with issue 5 and refuse
-//! for now with a message saying so. Delete callbacks only record the event:
-//! [`super::Hba`] reads them in its own context and never holds the record's
-//! lock while it calls the transport (the contract's locking rule).
+//! Port registration, the delete callbacks and LS requests are here; the FCP
+//! I/O queues arrive with issue 5 and refuse for now with a message saying
+//! so. Everything the transport calls only records: [`super::Hba::poll`]
+//! sends the queued LS requests (GEN_REQUEST64, R_CTL 0x32, TYPE 0x28) and
+//! reads the delete callbacks in its own context, never holding these locks
+//! while it calls the transport (the contract's locking rule).
 
+use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
 use ufc_transport::lldd::{
-    FcpDone, FcpReq, HwQueue, Limits, Lldd, LlddError, LocalPortId, LsEvent, LsReq, RemotePortId,
-    SubmitError,
+    FcpDone, FcpReq, HwQueue, Limits, Lldd, LlddError, LocalPortId, LsError, LsEvent, LsReq,
+    RemotePortId, SubmitError,
 };
 
 /// Delete callbacks seen so far.
@@ -20,11 +22,22 @@ struct Deleted {
     rports: Vec<RemotePortId>,
 }
 
+/// LS requests waiting for the driver's poll, and their results.
+#[derive(Debug, Default)]
+struct LsQueues {
+    out: VecDeque<(LocalPortId, LsReq)>,
+    done: VecDeque<(LocalPortId, LsEvent)>,
+}
+
+/// Largest LS request the driver sends (one ELS request buffer).
+pub const LS_MAX_REQUEST: usize = super::xri::REQ_LEN;
+
 /// One driver instance as the transport sees it.
 #[derive(Debug)]
 pub struct HbaLldd {
     name: String,
     deleted: Mutex<Deleted>,
+    ls: Mutex<LsQueues>,
 }
 
 impl HbaLldd {
@@ -33,7 +46,25 @@ impl HbaLldd {
         HbaLldd {
             name: name.to_owned(),
             deleted: Mutex::new(Deleted::default()),
+            ls: Mutex::new(LsQueues::default()),
         }
+    }
+
+    fn ls_lock(&self) -> MutexGuard<'_, LsQueues> {
+        // Plain queues: a panic elsewhere leaves them usable.
+        self.ls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next LS request to send.
+    pub(crate) fn take_ls_request(&self) -> Option<(LocalPortId, LsReq)> {
+        self.ls_lock().out.pop_front()
+    }
+
+    /// Reports the end of an LS request.
+    pub(crate) fn ls_done(&self, lport: LocalPortId, tag: u64, result: Result<Vec<u8>, LsError>) {
+        self.ls_lock()
+            .done
+            .push_back((lport, LsEvent::Done { tag, result }));
     }
 
     fn lock(&self) -> MutexGuard<'_, Deleted> {
@@ -105,18 +136,49 @@ impl Lldd for HbaLldd {
         )))
     }
 
-    fn ls_req(&self, _lport: LocalPortId, _req: LsReq) -> Result<(), LlddError> {
-        Err(LlddError::PortUnavailable(format!(
-            "{}: NVMe LS requests are not implemented in this driver yet",
-            self.name
-        )))
+    fn ls_req(&self, lport: LocalPortId, req: LsReq) -> Result<(), LlddError> {
+        if req.payload.len() > LS_MAX_REQUEST || req.payload.is_empty() {
+            return Err(LlddError::Other(format!(
+                "{}: LS request of {} bytes (1..={LS_MAX_REQUEST} supported)",
+                self.name,
+                req.payload.len()
+            )));
+        }
+        self.ls_lock().out.push_back((lport, req));
+        Ok(())
     }
 
-    fn ls_abort(&self, _lport: LocalPortId, _tag: u64) {}
+    fn ls_abort(&self, lport: LocalPortId, tag: u64) {
+        // A request not sent yet ends here; one being sent is bounded by its
+        // timeout and reports its own end.
+        let mut q = self.ls_lock();
+        let before = q.out.len();
+        q.out.retain(|(l, r)| !(*l == lport && r.tag == tag));
+        if q.out.len() != before {
+            q.done.push_back((
+                lport,
+                LsEvent::Done {
+                    tag,
+                    result: Err(LsError::Aborted),
+                },
+            ));
+        }
+    }
 
     fn xmt_ls_rsp(&self, _lport: LocalPortId, _xchg: u64, _payload: &[u8]) {}
 
-    fn poll_ls(&self, _lport: LocalPortId, _sink: &mut dyn FnMut(LsEvent)) {}
+    fn poll_ls(&self, lport: LocalPortId, sink: &mut dyn FnMut(LsEvent)) {
+        let mine: Vec<LsEvent> = {
+            let mut q = self.ls_lock();
+            let (mine, rest): (Vec<_>, Vec<_>) = q.done.drain(..).partition(|(l, _)| *l == lport);
+            q.done = rest.into();
+            mine.into_iter().map(|(_, e)| e).collect()
+        };
+        // The sink runs without our lock held.
+        for e in mine {
+            sink(e);
+        }
+    }
 
     fn localport_delete(&self, lport: LocalPortId) {
         self.lock().lports.push(lport);
@@ -142,5 +204,46 @@ mod tests {
         assert!(l.take_lport_deleted(LocalPortId(1)));
         let e = l.create_queue(LocalPortId(1), 1, 32).unwrap_err();
         assert!(e.to_string().contains("not implemented"), "{e}");
+    }
+
+    #[test]
+    fn ls_requests_queue_abort_and_complete_per_port() {
+        use std::time::Duration;
+        use ufc_transport::lldd::LlddRport;
+        let l = HbaLldd::new("dev");
+        let req = |tag, len| LsReq {
+            tag,
+            rport: LlddRport(1),
+            payload: vec![0; len],
+            rsp_max: 64,
+            timeout: Duration::from_secs(1),
+        };
+        assert!(l
+            .ls_req(LocalPortId(1), req(1, LS_MAX_REQUEST + 1))
+            .is_err());
+        assert!(l.ls_req(LocalPortId(1), req(1, 0)).is_err());
+        l.ls_req(LocalPortId(1), req(1, 8)).unwrap();
+        l.ls_req(LocalPortId(1), req(2, 8)).unwrap();
+        l.ls_abort(LocalPortId(1), 2);
+        l.ls_abort(LocalPortId(1), 9);
+        let (lp, r) = l.take_ls_request().unwrap();
+        assert_eq!((lp, r.tag), (LocalPortId(1), 1));
+        assert!(l.take_ls_request().is_none());
+        l.ls_done(LocalPortId(1), 1, Ok(vec![2]));
+        l.ls_done(LocalPortId(2), 7, Err(LsError::Transport));
+        let mut got = Vec::new();
+        l.poll_ls(LocalPortId(1), &mut |e| got.push(e));
+        assert!(matches!(
+            got[0],
+            LsEvent::Done {
+                tag: 2,
+                result: Err(LsError::Aborted)
+            }
+        ));
+        assert!(matches!(&got[1], LsEvent::Done { tag: 1, result: Ok(v) } if v == &[2]));
+        assert_eq!(got.len(), 2);
+        let mut other = Vec::new();
+        l.poll_ls(LocalPortId(2), &mut |e| other.push(e));
+        assert_eq!(other.len(), 1);
     }
 }

@@ -10,6 +10,7 @@
 //! POST_SGL_PAGES, REG_FCFI and INIT_LINK.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use super::bringup::{bmbx_exec, reset_port, wait_ready, Identity};
 use super::dma::{DmaArena, Region};
@@ -746,8 +747,9 @@ impl Port {
         tag: u16,
         during: &'static str,
         d_id: u32,
+        timeout: Duration,
     ) -> Result<Completion, HbaError> {
-        let deadline = self.waiter.now().saturating_add(self.cfg.els_timeout);
+        let deadline = self.waiter.now().saturating_add(timeout);
         loop {
             let r = self.service();
             if let Err(e) = r {
@@ -778,11 +780,11 @@ impl Port {
                         during,
                     });
                 }
-                return Err(HbaError::ExchangeFailed {
+                return Err(HbaError::ExchangeTimeout {
                     device: self.name.clone(),
                     request: during,
                     d_id,
-                    how: format!("no completion within {:?}", self.cfg.els_timeout),
+                    timeout,
                 });
             }
             self.waiter.pause();

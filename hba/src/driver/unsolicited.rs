@@ -133,6 +133,7 @@ impl Hba {
             Err(
                 e @ (HbaError::LoginRejected { .. }
                 | HbaError::ExchangeFailed { .. }
+                | HbaError::ExchangeTimeout { .. }
                 | HbaError::BadResponse { .. }
                 | HbaError::Mailbox { .. }),
             ) => {
