@@ -1083,8 +1083,36 @@ fn nvme_connect_and_identify_through_fcp_wqes() {
     let id = h.read(data + 768, subnqn.len());
     assert_eq!(id, subnqn.as_bytes());
 
+    // An Async Event Request is held by the target; ABORT sends an ABTS, the
+    // victim completes "abort requested" with XB, the target's BA_ACC brings
+    // the XRI-aborted CQE.
+    let iu = CmdIu::new_admin(conn, 4, 0, IoDir::None, &Sqe::async_event());
+    h.write(iu_at, iu.as_bytes());
+    h.post_wqe(&mut s, &io(ufc_hba::sli4::wqe::FcpKind::Cmnd, 76, 0));
+    h.dev.poll_model();
+    assert!(h.next_cqe(&mut s.cq).is_none(), "AER held");
+    let a = Abort {
+        criteria: 3,
+        tag: 76,
+        request_tag: 77,
+        local_only: false,
+        no_retry: true,
+    }
+    .build();
+    h.post_wqe(&mut s, &a);
+    let v = wcqe(&h, &mut s);
+    assert_eq!(
+        (v.request_tag(), v.local_reject_reason()),
+        (76, local_reject::ABORT_REQUESTED)
+    );
+    assert!(v.xb());
+    assert_eq!(wcqe(&h, &mut s).request_tag(), 77);
+    let x = XriAbortedCqe::read_from_bytes(&h.next_cqe(&mut s.cq).expect("XRI aborted")).unwrap();
+    assert_eq!(x.xri(), u32::from(xri));
+    assert!(!x.br(), "BA_ACC, not BA_RJT");
+
     // A CMD IU for a connection the target does not know: ABTS, remote stop.
-    let iu = CmdIu::new_admin(0xdead, 4, 0, IoDir::None, &Sqe::identify(1, 0));
+    let iu = CmdIu::new_admin(0xdead, 5, 0, IoDir::None, &Sqe::identify(1, 0));
     h.write(iu_at, iu.as_bytes());
     h.post_wqe(&mut s, &io(ufc_hba::sli4::wqe::FcpKind::Cmnd, 75, 0));
     assert_eq!(
