@@ -7,12 +7,13 @@
 //! | `registers`, `bringup` | SLI_INTF and device id, RDY wait, SLIPORT_CONTROL.IP, BMBX |
 //! | `dma`, `queues` | the DMA arena; EQ/CQ/MQ/WQ/RQ rings with both valid-bit conventions |
 //! | `mailbox` | command names and the MCQE → MQE → SLI_CONFIG status checks |
-//! | `port` | one port incarnation: bring-up to INIT_LINK, MQ path, CQ service |
+//! | `port/` | one port incarnation: `setup` (bring-up to INIT_LINK, teardown), the MQ path and exchange waits, `service` (CQ draining) |
 //! | `xri`, `els` | the ELS/CT exchange pool; ELS_REQUEST64, GEN_REQUEST64, XMIT_ELS_RSP64 |
 //! | `fabric` | link up: READ_TOPOLOGY, INIT_VFI, FLOGI, REG_VFI, name-server login, RFT_ID/RFF_ID, SCR |
 //! | `discovery` | GID_FT, per-target PLOGI/REG_RPI/PRLI, remote-port registration, link down |
 //! | `unsolicited` | RSCN, LOGO, PLOGI, PRLI received from the fabric or a target |
-//! | [`lldd`] | [`HbaLldd`], the transport's view of the driver |
+//! | [`lldd`], `ls` | [`HbaLldd`], the transport's view of the driver; NVMe LS requests |
+//! | `shutdown` | orderly shutdown and the dead-device fast path |
 //!
 //! Everything is polled: [`Hba::poll`] checks the port status, drains the
 //! queues, and runs what the events ask for. Mailbox commands and login
@@ -27,10 +28,12 @@ mod els;
 pub mod error;
 mod fabric;
 pub mod lldd;
+mod ls;
 mod mailbox;
 mod port;
 mod queues;
 mod registers;
+mod shutdown;
 mod unsolicited;
 mod wait;
 mod xri;
@@ -461,70 +464,6 @@ impl Hba {
         Ok(n)
     }
 
-    /// Sends the LS requests the transport queued, one at a time, and
-    /// reports each end through [`HbaLldd`] (the transport collects them in
-    /// its `poll_ls`). A port failure fails the request and the poll.
-    fn run_ls(&mut self) -> Result<usize, HbaError> {
-        let Some(lldd) = self.reg.as_ref().map(|r| Arc::clone(&r.lldd)) else {
-            return Ok(0);
-        };
-        let mut n = 0;
-        while let Some((lport, req)) = lldd.take_ls_request() {
-            n += 1;
-            match self.send_ls(&req) {
-                Ok(result) => lldd.ls_done(lport, req.tag, result),
-                Err(e) => {
-                    lldd.ls_done(lport, req.tag, Err(ufc_transport::lldd::LsError::Transport));
-                    return Err(e);
-                }
-            }
-        }
-        Ok(n)
-    }
-
-    /// One NVMe LS over GEN_REQUEST64 (§5.4: R_CTL 0x32, TYPE 0x28, the
-    /// target's RPI). The outer error is a port failure; the inner one what
-    /// the transport is told.
-    fn send_ls(
-        &mut self,
-        req: &ufc_transport::lldd::LsReq,
-    ) -> Result<Result<Vec<u8>, ufc_transport::lldd::LsError>, HbaError> {
-        use crate::fc::header::{fc_type, r_ctl};
-        use ufc_transport::lldd::LsError;
-        // The token is RPI << 32 | N_Port ID (discovery's registration).
-        let id = (req.rport.0 & 0x00FF_FFFF) as u32;
-        let rpi = (req.rport.0 >> 32) as u16;
-        let known = self
-            .nodes
-            .get(&id)
-            .is_some_and(|n| n.rpi == rpi && n.transport_id.is_some());
-        let Some(port) = self.port.as_mut().filter(|_| known && self.link.up) else {
-            return Ok(Err(LsError::Transport));
-        };
-        let seq = els::GenSequence {
-            r_ctl: r_ctl::FC4_LS_REQ,
-            fc_type: fc_type::NVME,
-            timeout: req.timeout,
-            rsp_max: req.rsp_max,
-        };
-        match port.gen_request(rpi, id, &req.payload, seq, "NVMe LS") {
-            Ok(mut rsp) => {
-                rsp.truncate(req.rsp_max);
-                Ok(Ok(rsp))
-            }
-            Err(HbaError::ExchangeTimeout { .. }) => Ok(Err(LsError::Timeout)),
-            Err(
-                e @ (HbaError::PortError { .. }
-                | HbaError::DeviceGone { .. }
-                | HbaError::MailboxTimeout { .. }),
-            ) => Err(e),
-            Err(e) => {
-                log::warn!("{e}");
-                Ok(Err(LsError::Transport))
-            }
-        }
-    }
-
     /// Link-down cleanup that cannot fail the poll (after a failed login).
     fn link_lost_quiet(&mut self) {
         if let Err(e) = self.link_lost() {
@@ -588,98 +527,6 @@ impl Hba {
                 if let Err(e) = reg.transport.unregister_remoteport(id) {
                     log::warn!("{}: unregistering {id:?}: {e}", self.name);
                 }
-            }
-        }
-    }
-
-    /// Orderly shutdown: unregister the remote and local ports from the
-    /// transport and wait for their delete callbacks, UNREG_RPI and LOGO to
-    /// every target, UNREG_VFI, DOWN_LINK, UNREG_FCFI, destroy the queues. A
-    /// dead or failed port skips everything that needs the device.
-    pub fn shutdown(&mut self) -> Result<(), HbaError> {
-        if self.state == HbaState::Shutdown {
-            return Ok(());
-        }
-        let alive = self.port.as_ref().is_some_and(|p| p.check_status().is_ok());
-        let mut first: Option<HbaError> = None;
-        // Transport first: nothing may start new work on ports being torn down.
-        let pending: Vec<RemotePortId> = self
-            .nodes
-            .values_mut()
-            .filter_map(|n| n.transport_id.take())
-            .collect();
-        if let Some(reg) = &mut self.reg {
-            let waiter = Waiter {
-                clock: self.cfg.clock.clone(),
-                device: self.device.clone(),
-                idle: Arc::clone(&self.cfg.idle),
-            };
-            for id in &pending {
-                if let Err(e) = reg.transport.unregister_remoteport(*id) {
-                    log::warn!("{}: unregistering {id:?}: {e}", self.name);
-                }
-            }
-            let mut left = pending;
-            let lldd = Arc::clone(&reg.lldd);
-            let t = Arc::clone(&reg.transport);
-            let ok = waiter.until(self.cfg.els_timeout, || {
-                t.poll();
-                left.retain(|id| !lldd.take_rport_deleted(*id));
-                left.is_empty().then_some(())
-            });
-            if ok.is_none() {
-                log::warn!(
-                    "{}: remote port delete callbacks missing after {:?}",
-                    self.name,
-                    self.cfg.els_timeout
-                );
-            }
-            if let Some(lport) = reg.lport.take() {
-                if let Err(e) = t.unregister_localport(lport) {
-                    log::warn!("{}: unregistering {lport:?}: {e}", self.name);
-                }
-                let ok = waiter.until(self.cfg.els_timeout, || {
-                    t.poll();
-                    lldd.take_lport_deleted(lport).then_some(())
-                });
-                if ok.is_none() {
-                    log::warn!("{}: local port delete callback missing", self.name);
-                }
-            }
-        }
-        if alive {
-            if let Err(e) = self.logout_all() {
-                first.get_or_insert(e);
-            }
-            if let Some(port) = self.port.as_mut() {
-                use crate::sli4::cmds::fcfi::UnregFcfi;
-                use crate::sli4::cmds::link::DownLink;
-                if let Err(e) = port.mbox(&DownLink::new().to_mqe()) {
-                    first.get_or_insert(e);
-                }
-                let mut u = UnregFcfi::new();
-                u.set_fcfi(port.res.fcfi.into());
-                if let Err(e) = port.mbox(&u.to_mqe()) {
-                    first.get_or_insert(e);
-                }
-                if let Err(e) = port.destroy_queues() {
-                    first.get_or_insert(e);
-                }
-            }
-        }
-        self.nodes.clear();
-        self.fabric = None;
-        self.port = None;
-        self.state = HbaState::Shutdown;
-        first.map_or(Ok(()), Err)
-    }
-}
-
-impl Drop for Hba {
-    fn drop(&mut self) {
-        if self.state != HbaState::Shutdown {
-            if let Err(e) = self.shutdown() {
-                log::warn!("{}: shutdown at drop: {e}", self.name);
             }
         }
     }
