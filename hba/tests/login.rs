@@ -111,6 +111,8 @@ fn login_link_bounce() {
     assert!(rig.poll_until(500, |r| r.online_rports().is_empty() && !r.hba.link().up));
     assert!(rig.hba.remote_ports().is_empty());
     assert!(rig.hba.fabric_login().is_none());
+    // No controller held them: both delete callbacks came at once.
+    assert!(rig.poll_until(10, |r| r.hba.stats().rport_deletes == 2));
     rig.faults.link_up().unwrap();
     assert!(rig.poll_until(500, |r| r.online_rports().len() == 2));
     let after = rig.online_rports();

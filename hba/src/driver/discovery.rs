@@ -238,14 +238,17 @@ impl Hba {
         let roles = match roles {
             Ok(r) => r,
             Err(e) => {
-                // LinkDown or a port failure: the caller cleans up everything.
+                // After a port failure the port is rebuilt and nothing is
+                // worth telling it; otherwise release the login.
                 if !matches!(
                     e,
-                    HbaError::LinkDown { .. }
-                        | HbaError::PortError { .. }
+                    HbaError::PortError { .. }
                         | HbaError::DeviceGone { .. }
+                        | HbaError::MailboxTimeout { .. }
                 ) {
-                    let _ = port.mbox(&UnregRpi::rpi(rpi).to_mqe());
+                    if let Err(u) = port.mbox(&UnregRpi::rpi(rpi).to_mqe()) {
+                        log::warn!("{name}: UNREG_RPI {rpi} after a failed PRLI: {u}");
+                    }
                     port.res.free_rpi(rpi);
                 }
                 return Err(e);
@@ -362,6 +365,39 @@ impl Hba {
         first.map_or(Ok(()), Err)
     }
 
+    /// LOGO to the F_Port (§6.1 "Our LOGO": fabric logout before UNREG_VFI).
+    /// Best effort: the port is going away either way.
+    fn fabric_logout(&mut self) {
+        let (Some(f), wwpn) = (self.fabric, self.wwpn) else {
+            return;
+        };
+        if f.n_port_id == 0 {
+            return;
+        }
+        let Some(port) = self.port.as_mut() else {
+            return;
+        };
+        let dest = ElsDest {
+            d_id: well_known::F_PORT,
+            context: Context::vpi(port.res.vpi),
+            temp_rpi: f.fabric_rpi,
+            s_id: Some(f.n_port_id),
+            els_id: els_id::LOGO,
+        };
+        match port.els_request(dest, Logo::new(f.n_port_id, wwpn).as_bytes(), "LOGO") {
+            Ok(ElsReply::Acc { .. }) => {}
+            Ok(ElsReply::Rjt {
+                reason,
+                explanation,
+            }) => log::info!(
+                "{}: fabric LOGO refused ({})",
+                self.name,
+                rjt_text(reason, explanation)
+            ),
+            Err(e) => log::warn!("{}: fabric LOGO: {e}", self.name),
+        }
+    }
+
     /// Shutdown: LOGO and UNREG_RPI for every target, then the fabric.
     pub(crate) fn logout_all(&mut self) -> Result<(), HbaError> {
         let ids: Vec<u32> = self.nodes.keys().copied().collect();
@@ -372,6 +408,7 @@ impl Hba {
                     first.get_or_insert(e);
                 }
             }
+            self.fabric_logout();
         }
         if let Err(e) = self.link_lost() {
             first.get_or_insert(e);

@@ -80,6 +80,15 @@ impl HbaLldd {
         d.rports.len() != before
     }
 
+    /// Takes every remote-port delete callback recorded so far (the driver
+    /// waits only for those of its shutdown; the rest are counted).
+    pub(crate) fn take_all_rports_deleted(&self) -> usize {
+        let mut d = self.lock();
+        let n = d.rports.len();
+        d.rports.clear();
+        n
+    }
+
     /// Takes `lport`'s delete callback if it came; true then.
     pub(crate) fn take_lport_deleted(&self, lport: LocalPortId) -> bool {
         let mut d = self.lock();

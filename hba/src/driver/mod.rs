@@ -193,6 +193,8 @@ pub struct HbaStats {
     pub rscns: u64,
     /// Port resets done to recover from errors.
     pub resets: u64,
+    /// Remote-port delete callbacks the transport made.
+    pub rport_deletes: u64,
     /// Unsolicited frames handled.
     pub unsolicited: u64,
 }
@@ -389,6 +391,9 @@ impl Hba {
     }
 
     fn poll_once(&mut self) -> Result<usize, HbaError> {
+        if let Some(reg) = &self.reg {
+            self.stats.rport_deletes += reg.lldd.take_all_rports_deleted() as u64;
+        }
         if self.state == HbaState::Recovering {
             self.recover()?;
             return Ok(1);
