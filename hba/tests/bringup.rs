@@ -139,3 +139,14 @@ fn bringup_error_at_start() {
     );
     assert!(e.to_string().contains("power-cycle"), "{e}");
 }
+
+#[test]
+fn bringup_invalid_config() {
+    let (c, fabric, clock, hand) = cfg(Generation::G6);
+    let (device, _faults) = model(c, &fabric, &clock);
+    let mut bad = hba_config(&clock, &hand);
+    bad.rq_entries = 1;
+    let e = Hba::open(device, bad, None).unwrap_err();
+    assert!(matches!(e, HbaError::InvalidConfig(_)), "{e}");
+    assert!(e.to_string().contains("rq_entries 1"), "{e}");
+}

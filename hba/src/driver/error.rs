@@ -195,6 +195,9 @@ pub enum HbaError {
         /// Its state.
         state: &'static str,
     },
+    /// A setting of [`super::HbaConfig`] is out of range.
+    #[error("invalid driver configuration: {0}")]
+    InvalidConfig(String),
     /// Device access failed.
     #[error(transparent)]
     Device(#[from] DeviceError),

@@ -20,6 +20,45 @@
 //! exchanges are waited for inside `poll` with bounds (the management path is
 //! sequential, as in OCS's polled mode); FCP I/O (issue 5) will run on its own
 //! queues and threads and never waits here.
+//!
+//! Against the emulated Lancer G7 and fabric, on a manual clock:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use ufc_emu::clock::Clock;
+//! use ufc_emu::fabric::{Fabric, FabricConfig};
+//! use ufc_emu::sli4::{Generation, Sli4Config, Sli4Model};
+//! use ufc_hba::driver::{Hba, HbaConfig, HbaLldd};
+//! use ufc_transport::transport::Transport;
+//! use ufc_vfio::Device;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (clock, hand) = Clock::manual();
+//! let fabric = Fabric::new(FabricConfig::default(), clock.clone())?;
+//! let me = fabric.config().host_ports[0].addr;
+//! let model = Sli4Model::new(Sli4Config::new(Generation::G7, me), fabric, clock.clone())?;
+//! let transport = Transport::<HbaLldd>::new(clock.clone());
+//! // Bounded waits inside the driver advance the manual clock.
+//! let tick = hand.clone();
+//! let cfg = HbaConfig {
+//!     clock,
+//!     idle: Arc::new(move || tick.advance(Duration::from_millis(1))),
+//!     ..HbaConfig::default()
+//! };
+//! let mut hba = Hba::open(Device::from_model(model), cfg, Some(Arc::clone(&transport)))?;
+//! for _ in 0..100 {
+//!     hba.poll()?; // link up, FLOGI, name server, GID_FT, PLOGI, PRLI
+//!     transport.poll();
+//!     if !hba.remote_ports().is_empty() {
+//!         break;
+//!     }
+//!     hand.advance(Duration::from_millis(10));
+//! }
+//! assert_eq!(transport.stats().rports.len(), 1, "the default target is registered");
+//! hba.shutdown()?;
+//! # Ok(()) }
+//! ```
 
 mod bringup;
 mod discovery;
@@ -97,6 +136,30 @@ impl std::fmt::Debug for HbaConfig {
             .field("els_xris", &self.els_xris)
             .field("rq_entries", &self.rq_entries)
             .finish_non_exhaustive()
+    }
+}
+
+impl HbaConfig {
+    /// Checks the ranges the driver can build queues for.
+    pub fn validate(&self) -> Result<(), HbaError> {
+        let bad = |what: String| Err(HbaError::InvalidConfig(what));
+        if !(1..=256).contains(&self.els_xris) {
+            return bad(format!("els_xris {} (1..=256)", self.els_xris));
+        }
+        // Eight 4 KiB pages of 8-byte RQEs at most; two at least (one stays empty).
+        if !(2..=4096).contains(&self.rq_entries) {
+            return bad(format!("rq_entries {} (2..=4096)", self.rq_entries));
+        }
+        for (name, d) in [
+            ("ready_timeout", self.ready_timeout),
+            ("mailbox_timeout", self.mailbox_timeout),
+            ("els_timeout", self.els_timeout),
+        ] {
+            if d.is_zero() {
+                return bad(format!("{name} is zero"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -252,6 +315,7 @@ impl Hba {
         cfg: HbaConfig,
         transport: Option<Arc<Transport<HbaLldd>>>,
     ) -> Result<Hba, HbaError> {
+        cfg.validate()?;
         let name = device.name().to_owned();
         let ident = identify(&device)?;
         let waiter = Waiter {
