@@ -600,3 +600,10 @@ impl Hba {
         }
     }
 }
+
+// The management thread of an application owns the port.
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<Hba>();
+    send::<HbaLldd>();
+};
