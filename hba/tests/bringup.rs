@@ -150,3 +150,14 @@ fn bringup_invalid_config() {
     assert!(matches!(e, HbaError::InvalidConfig(_)), "{e}");
     assert!(e.to_string().contains("rq_entries 1"), "{e}");
 }
+
+#[test]
+fn bringup_error_with_reset_needed_is_reset() {
+    // ERR+RN at power-on: once RDY rises the port reset (SLIPORT_CONTROL.IP)
+    // clears it, as LPFC's lpfc_sli4_pdev_status_reg_wait expects.
+    let (mut c, fabric, clock, hand) = cfg(Generation::G6);
+    c.start = StartState::Error { reset_needed: true };
+    let (device, _faults) = model(c, &fabric, &clock);
+    let hba = Hba::open(device, hba_config(&clock, &hand), None).expect("reset recovers");
+    assert_eq!(hba.state(), HbaState::Online);
+}
