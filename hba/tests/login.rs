@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{fabric_config, target, Rig};
+use common::{fabric_config, Rig};
 use ufc_emu::sli4::{FirmwareError, Generation};
 use ufc_hba::driver::HbaState;
 use ufc_transport::lldd::PortRoles;
@@ -45,6 +45,7 @@ fn login_two_targets_registered() {
     }
     assert_eq!(rig.hba.stats().target_logins, 2);
     assert_eq!(rig.hba.input_errors(), Default::default());
+    rig.assert_model_clean();
 }
 
 #[test]
@@ -99,7 +100,7 @@ fn login_rscn_add_remove() {
     assert!(rig.hba.stats().rscns >= 1);
     rig.fabric.target_return(wwpn(2)).unwrap();
     assert!(rig.poll_until(500, |r| r.online_rports().len() == 2));
-    let _ = target(3);
+    rig.assert_model_clean();
 }
 
 #[test]
@@ -119,6 +120,7 @@ fn login_link_bounce() {
     let names = |v: &[(Wwn, Wwn, u32)]| v.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>();
     assert_eq!(names(&before), names(&after));
     assert_eq!(rig.hba.stats().link_downs, 1);
+    rig.assert_model_clean();
 }
 
 #[test]
@@ -340,6 +342,7 @@ fn login_logo_from_target_unregisters() {
     assert_eq!(rig.online_rports()[0].1, wwpn(2));
     assert!(rig.hba.remote_ports().iter().all(|p| p.wwpn != wwpn(1)));
     assert_eq!(rig.hba.input_errors(), Default::default());
+    rig.assert_model_clean();
 }
 
 #[test]
@@ -359,6 +362,7 @@ fn login_plogi_from_target_logs_in_again() {
     assert_eq!((p.wwpn, p.n_port_id), (wwpn(1), target_id));
     assert!(p.roles.contains(PortRoles::TARGET));
     assert_eq!(rig.hba.input_errors(), Default::default());
+    rig.assert_model_clean();
 }
 
 #[test]

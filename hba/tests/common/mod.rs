@@ -110,6 +110,23 @@ impl Rig {
         false
     }
 
+    /// The model saw no driver mistake: every mailbox command and WQE
+    /// accepted, no bad doorbell, DMA address or CQ overflow.
+    pub fn assert_model_clean(&self) {
+        let s = self.faults.stats();
+        assert_eq!(
+            (
+                s.mailbox_errors,
+                s.wqe_errors,
+                s.doorbell_errors,
+                s.dma_errors,
+                s.cq_overflows
+            ),
+            (0, 0, 0, 0, 0),
+            "{s:?}"
+        );
+    }
+
     /// Remote ports the transport holds ONLINE: (wwnn, wwpn, port_id).
     pub fn online_rports(&self) -> Vec<(Wwn, Wwn, u32)> {
         let mut v: Vec<_> = self
