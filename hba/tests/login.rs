@@ -333,14 +333,19 @@ fn login_lost_plogi_is_retried() {
 }
 
 #[test]
-fn login_logo_from_target_unregisters() {
+fn login_logo_from_target_unregisters_then_logs_in_again() {
     let mut rig = Rig::new(fabric_config(2), Generation::G7);
     assert!(rig.poll_until(500, |r| r.online_rports().len() == 2));
     let host = rig.hba.names().1;
     assert!(rig.fabric.target_logo(wwpn(1), host).unwrap());
-    assert!(rig.poll_until(500, |r| r.online_rports().len() == 1));
+    assert!(rig.poll_until(50, |r| r.online_rports().len() == 1));
     assert_eq!(rig.online_rports()[0].1, wwpn(2));
     assert!(rig.hba.remote_ports().iter().all(|p| p.wwpn != wwpn(1)));
+    // Still in the name server: a new login follows after login_retry (2 s).
+    let t0 = rig.clock.now();
+    assert!(rig.poll_until(500, |r| r.online_rports().len() == 2));
+    assert!(rig.clock.now() - t0 >= Duration::from_secs(2));
+    assert_eq!(rig.hba.stats().target_logins, 3);
     assert_eq!(rig.hba.input_errors(), Default::default());
     rig.assert_model_clean();
 }

@@ -73,6 +73,11 @@ impl Hba {
                 self.reply(&f, &ls_acc())?;
                 log::info!("{}: LOGO from {s_id:#08x}", self.name);
                 self.drop_node(s_id, false)?;
+                // A port still in the name server gets a new PLOGI on the
+                // next discovery pass, after login_retry (a port that left
+                // is no longer listed).
+                let at = self.cfg.clock.now().saturating_add(self.cfg.login_retry);
+                self.rescan_at = Some(self.rescan_at.map_or(at, |t| t.min(at)));
             }
             els_cmd::PLOGI if logged_in => self.on_plogi(&f)?,
             els_cmd::PRLI if logged_in && self.nodes.contains_key(&s_id) => {
