@@ -42,8 +42,8 @@ pub struct DrillRecord {
     pub start_s: f64,
     /// Unregister → `remoteport_delete` callback, ms (`null` if it never came).
     pub rport_delete_ms: Option<f64>,
-    /// Drill start → first I/O completed after the ports came back, ms (`null`
-    /// when the run ended first).
+    /// Drill start → first I/O completed successfully after the ports came
+    /// back, ms (`null` when the run ended first).
     pub resume_ms: Option<f64>,
     /// I/Os that failed between the drill start and the resume.
     pub failed_ios: u64,
@@ -169,7 +169,7 @@ impl Drills {
                 let since = u64::try_from(reregistered_at.as_nanos()).unwrap_or(u64::MAX);
                 let resumed = jobs
                     .iter()
-                    .map(|j| j.last_done_ns.load(Ordering::Acquire))
+                    .map(|j| j.last_ok_ns.load(Ordering::Acquire))
                     .filter(|&t| t > since)
                     .min();
                 let all_done = jobs.iter().all(|j| j.finished.load(Ordering::Acquire));

@@ -69,8 +69,8 @@ pub struct JobShared {
     pub errors: AtomicU64,
     /// Reads that did not verify.
     pub verify_errors: AtomicU64,
-    /// Transport clock (ns) of the last completion batch.
-    pub last_done_ns: AtomicU64,
+    /// Transport clock (ns) of the last batch with a successful completion.
+    pub last_ok_ns: AtomicU64,
     /// Set by the main thread to end the run early.
     pub stop: AtomicBool,
     /// Set by the job when it returns.
@@ -160,6 +160,8 @@ struct Job<'a> {
     /// submitted in the same batch too: equal latencies go into the histogram as
     /// one run.
     run: LatRun,
+    /// The current batch had a successful completion.
+    batch_ok: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -254,6 +256,7 @@ pub fn run(
         measure_start: 0,
         scratch: vec![0; spec.bs as usize],
         run: LatRun::default(),
+        batch_ok: false,
     };
     job.wait_live()?;
     let only_reads = spec.pattern.fixed_read_pct() == Some(100);
@@ -327,7 +330,9 @@ impl Job<'_> {
         s.bytes.store(self.total_bytes, Ordering::Relaxed);
         s.errors.store(self.errors, Ordering::Relaxed);
         s.verify_errors.store(self.verify_errors, Ordering::Relaxed);
-        s.last_done_ns.store(now, Ordering::Release);
+        if self.batch_ok {
+            s.last_ok_ns.store(now, Ordering::Release);
+        }
     }
 
     /// The next I/O of `phase`, or `None` when the phase has issued everything.
@@ -460,6 +465,7 @@ impl Job<'_> {
         }
         self.total_ios += 1;
         self.total_bytes += bytes;
+        self.batch_ok = true;
         if phase == Phase::Main && self.recording {
             let lat = now.saturating_sub(t0);
             let write = op == Op::Write;
@@ -610,6 +616,7 @@ impl Job<'_> {
             }
             if got {
                 self.publish(now);
+                self.batch_ok = false;
             }
         }
         let stop = if exhausted_at > 0 {

@@ -132,7 +132,7 @@ impl World {
     /// Builds the fabric, the pool and the first LLDD instance, registers its ports.
     pub fn build(spec: &EmuSpec) -> Result<World, PerfError> {
         let clock = Clock::monotonic();
-        let fabric = FcloopFabric::new(clock.clone().into());
+        let fabric = FcloopFabric::new(clock.clone());
         fabric.faults().set_latency(spec.latency);
         let nblocks = spec.capacity / u64::from(spec.lba_size);
         let mut subsystems = Vec::with_capacity(spec.subsystems);

@@ -212,6 +212,55 @@ fn read_only_verify_prefills_then_checks() {
 }
 
 #[test]
+fn failed_io_sets_the_exit_code_and_is_counted_per_drill() {
+    // fast_io_fail_tmo 0: I/O held across a link bounce fails at once with 0x370.
+    let args = [
+        "--output-format",
+        "json",
+        "--link-bounce-every",
+        "300ms",
+        "--fast-io-fail-tmo",
+        "0",
+        "-q",
+        "16",
+        "-t",
+        "1",
+    ];
+    let out = fcperf(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("I/O errors") && e.contains("--allow-errors"),
+        "{e}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = v["jobs"][0]["errors"].as_u64().unwrap();
+    assert!(errors > 0);
+    assert_eq!(v["jobs"][0]["error"], 1);
+    let log = v["jobs"][0]["error_log"][0].as_str().unwrap();
+    assert!(
+        log.contains("sct 0x3 sc 0x70"),
+        "host path error expected: {log}"
+    );
+    let drills = v["drills"].as_array().unwrap();
+    assert!(!drills.is_empty());
+    let failed: u64 = drills
+        .iter()
+        .map(|d| d["failed_ios"].as_u64().unwrap())
+        .sum();
+    assert!(failed > 0 && failed <= errors, "{failed} of {errors}");
+
+    let mut allowed = args.to_vec();
+    allowed.push("--allow-errors");
+    assert!(fcperf(&allowed).status.success());
+}
+
+#[test]
 fn device_emu_is_not_available_yet() {
     for dev in ["emu", "emu:hba.toml", "0000:3b:00.0"] {
         let out = fcperf(&["--device", dev, "-t", "1"]);
