@@ -1,19 +1,20 @@
 //! The driver's side of the transport's LLDD contract (transport `lldd.rs`).
 //!
-//! Port registration, the delete callbacks and LS requests are here; the FCP
-//! I/O queues arrive with issue 5 and refuse for now with a message saying
-//! so. Everything the transport calls only records: [`super::Hba::poll`]
+//! Port registration, the delete callbacks, LS requests and the lending of
+//! FCP queue pairs (`io_queue`) are here. Everything the transport calls only records: [`super::Hba::poll`]
 //! sends the queued LS requests (GEN_REQUEST64, R_CTL 0x32, TYPE 0x28) and
 //! reads the delete callbacks in its own context, never holding these locks
 //! while it calls the transport (the contract's locking rule).
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use ufc_transport::lldd::{
-    FcpDone, FcpReq, HwQueue, Limits, Lldd, LlddError, LocalPortId, LsError, LsEvent, LsReq,
-    RemotePortId, SubmitError,
+    Limits, Lldd, LlddError, LocalPortId, LsError, LsEvent, LsReq, RemotePortId,
 };
+
+use super::io_queue::{HbaQueue, IoRings, MAX_DATA_SGES};
 
 /// Delete callbacks seen so far.
 #[derive(Debug, Default)]
@@ -38,6 +39,10 @@ pub struct HbaLldd {
     name: String,
     deleted: Mutex<Deleted>,
     ls: Mutex<LsQueues>,
+    /// FCP queue pairs not lent out; a dropped [`HbaQueue`] returns its pair here.
+    io: Arc<Mutex<Vec<IoRings>>>,
+    /// Liveness of the current port incarnation's pairs.
+    io_alive: Mutex<Arc<AtomicBool>>,
 }
 
 impl HbaLldd {
@@ -47,7 +52,33 @@ impl HbaLldd {
             name: name.to_owned(),
             deleted: Mutex::new(Deleted::default()),
             ls: Mutex::new(LsQueues::default()),
+            io: Arc::new(Mutex::new(Vec::new())),
+            io_alive: Mutex::new(Arc::new(AtomicBool::new(false))),
         }
+    }
+
+    /// Hands over the FCP queue pairs of a new port incarnation; the pairs of
+    /// the previous one (a reset lost them) are retired: queues still lent
+    /// out fail what they had and refuse new exchanges.
+    pub(crate) fn install_io(&self, rings: Vec<IoRings>) {
+        self.retire_io();
+        let alive = Arc::new(AtomicBool::new(true));
+        *self.io_alive.lock().unwrap_or_else(|p| p.into_inner()) = alive;
+        *self.io.lock().unwrap_or_else(|p| p.into_inner()) = rings;
+    }
+
+    /// The port is gone (reset, failure, shutdown): retires every pair.
+    pub(crate) fn retire_io(&self) {
+        self.io_alive
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .store(false, Ordering::Release);
+        self.io.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// FCP queue pairs not lent out.
+    pub fn free_io_queues(&self) -> usize {
+        self.io.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     fn ls_lock(&self) -> MutexGuard<'_, LsQueues> {
@@ -98,36 +129,13 @@ impl HbaLldd {
     }
 }
 
-/// The FCP queue type. Issue 5 builds it on a WQ/CQ pair; until then no value
-/// exists ([`Lldd::create_queue`] refuses).
-#[derive(Debug)]
-pub enum HbaQueue {}
-
-impl HwQueue for HbaQueue {
-    fn submit(&mut self, _req: &FcpReq<'_>) -> Result<(), SubmitError> {
-        match *self {}
-    }
-
-    fn flush(&mut self) {
-        match *self {}
-    }
-
-    fn abort(&mut self, _tag: u16) {
-        match *self {}
-    }
-
-    fn poll<F: FnMut(FcpDone)>(&mut self, _budget: u32, _f: F) -> u32 {
-        match *self {}
-    }
-}
-
 impl Lldd for HbaLldd {
     type HwQueue = HbaQueue;
 
     fn limits(&self) -> Limits {
         Limits {
             max_hw_queues: 1,
-            max_sgl_segments: 64,
+            max_sgl_segments: MAX_DATA_SGES as u16,
             max_dif_sgl_segments: 1,
             dma_boundary: 0xFFFF_FFFF,
         }
@@ -137,12 +145,30 @@ impl Lldd for HbaLldd {
         &self,
         _lport: LocalPortId,
         qidx: u16,
-        _qsize: u16,
+        qsize: u16,
     ) -> Result<HbaQueue, LlddError> {
-        Err(LlddError::NoResources(format!(
-            "{}: FCP queue {qidx}: NVMe I/O queues are not implemented in this driver yet",
-            self.name
-        )))
+        if qsize == 0 {
+            return Err(LlddError::Other(format!(
+                "{}: FCP queue {qidx} of size 0",
+                self.name
+            )));
+        }
+        let alive = Arc::clone(&self.io_alive.lock().unwrap_or_else(|p| p.into_inner()));
+        if !alive.load(Ordering::Acquire) {
+            return Err(LlddError::PortUnavailable(format!(
+                "{}: FCP queue {qidx}: the port has no queue pairs (not up, or being reset)",
+                self.name
+            )));
+        }
+        let rings = self.io.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let Some(rings) = rings else {
+            return Err(LlddError::NoResources(format!(
+                "{}: FCP queue {qidx}: every queue pair created at bring-up is in use \
+                 (drop a controller or raise IO_QUEUE_PAIRS)",
+                self.name
+            )));
+        };
+        Ok(HbaQueue::new(rings, qsize, alive, Arc::clone(&self.io)))
     }
 
     fn ls_req(&self, lport: LocalPortId, req: LsReq) -> Result<(), LlddError> {
@@ -212,7 +238,7 @@ mod tests {
         assert!(!l.take_rport_deleted(RemotePortId(3)));
         assert!(l.take_lport_deleted(LocalPortId(1)));
         let e = l.create_queue(LocalPortId(1), 1, 32).unwrap_err();
-        assert!(e.to_string().contains("not implemented"), "{e}");
+        assert!(e.to_string().contains("no queue pairs"), "{e}");
     }
 
     #[test]

@@ -66,6 +66,7 @@ mod dma;
 mod els;
 pub mod error;
 mod fabric;
+mod io_queue;
 pub mod lldd;
 mod ls;
 mod mailbox;
@@ -90,6 +91,7 @@ use ufc_vfio::Device;
 
 pub use bringup::{identify, Identity};
 pub use error::HbaError;
+pub use io_queue::{HbaQueue, IoQueueStats};
 pub use lldd::HbaLldd;
 pub use port::DeviceInputErrors;
 pub use wait::IdleHook;
@@ -323,7 +325,7 @@ impl Hba {
             device: device.clone(),
             idle: Arc::clone(&cfg.idle),
         };
-        let port = Port::start(ident, &cfg, waiter)?;
+        let mut port = Port::start(ident, &cfg, waiter)?;
         let (wwnn, wwpn) = cfg
             .names
             .unwrap_or((port.sparams.wwnn(), port.sparams.wwpn()));
@@ -332,6 +334,9 @@ impl Hba {
             lldd: Arc::new(HbaLldd::new(&name)),
             lport: None,
         });
+        if let Some(reg) = &reg {
+            reg.lldd.install_io(std::mem::take(&mut port.io));
+        }
         Ok(Hba {
             name,
             device,
@@ -559,6 +564,9 @@ impl Hba {
         self.link = LinkInfo::default();
         self.login_pending = false;
         self.port = None;
+        if let Some(reg) = &self.reg {
+            reg.lldd.retire_io();
+        }
         if recover {
             self.state = HbaState::Recovering;
             Ok(())
@@ -579,7 +587,10 @@ impl Hba {
             device: self.device.clone(),
             idle: Arc::clone(&self.cfg.idle),
         };
-        let port = Port::start(self.ident, &self.cfg, waiter)?;
+        let mut port = Port::start(self.ident, &self.cfg, waiter)?;
+        if let Some(reg) = &self.reg {
+            reg.lldd.install_io(std::mem::take(&mut port.io));
+        }
         self.port = Some(port);
         self.state = HbaState::Online;
         Ok(())

@@ -263,24 +263,41 @@ impl WorkQueue {
     }
 
     /// Writes `wqe` (with WQEC set) and rings the doorbell.
-    pub fn post(&mut self, arena: &DmaArena, mut wqe: Wqe) -> Result<(), HbaError> {
-        if self.producer - self.consumer >= u64::from(self.entries - 1) {
+    pub fn post(&mut self, arena: &DmaArena, wqe: Wqe) -> Result<(), HbaError> {
+        let index = self.write(arena, wqe)?;
+        self.ring(index, 1);
+        Ok(())
+    }
+
+    /// True when no entry is free (one slot always stays empty).
+    pub fn is_full(&self) -> bool {
+        self.producer - self.consumer >= u64::from(self.entries - 1)
+    }
+
+    /// Writes `wqe` (with WQEC set) into the next slot without ringing the
+    /// doorbell; returns the slot's ring index for [`Self::ring`].
+    pub fn write(&mut self, arena: &DmaArena, mut wqe: Wqe) -> Result<u32, HbaError> {
+        if self.is_full() {
             return Err(HbaError::Exhausted {
                 device: arena.device_name().to_owned(),
-                what: "ELS work queue entries",
+                what: "work queue entries",
             });
         }
         let index = (self.producer % u64::from(self.entries)) as u32;
         wqe.set_wqec(true);
         arena.write(&self.region, index as usize * WQE_LEN, wqe.as_bytes())?;
         self.producer += 1;
+        Ok(index)
+    }
+
+    /// One doorbell for `posted` entries written from ring index `first`.
+    pub fn ring(&mut self, first: u32, posted: u8) {
         let d = WqDoorbell {
             id: self.id,
-            index: index as u8,
-            posted: 1,
+            index: first as u8,
+            posted,
         };
         self.db.write(d.encode(self.if_type));
-        Ok(())
     }
 
     /// A WQE-release CQE for ring index `index`: every entry up to it is free.

@@ -86,6 +86,9 @@ impl Hba {
         }
         self.nodes.clear();
         self.fabric = None;
+        if let Some(reg) = &self.reg {
+            reg.lldd.retire_io();
+        }
         self.port = None;
         self.state = HbaState::Shutdown;
         first.map_or(Ok(()), Err)

@@ -146,6 +146,9 @@ pub(crate) struct Port {
     pub events: VecDeque<PortEvent>,
     pub frames: VecDeque<RxFrame>,
     pub errors: DeviceInputErrors,
+    /// FCP I/O queue pairs created at bring-up, until the driver hands them
+    /// to its LLDD.
+    pub io: Vec<super::io_queue::IoRings>,
 }
 
 impl Port {

@@ -287,6 +287,7 @@ impl Port {
             events: VecDeque::new(),
             frames: VecDeque::new(),
             errors: DeviceInputErrors::default(),
+            io: Vec::new(),
         };
         log::info!(
             "{name}: if_type {} firmware '{}', queues EQ {eq_id} CQ {mq_cq_id}/{els_cq_id} MQ {mq_id} WQ {wq_id} RQ {hdr_id}/{data_id}",
@@ -296,6 +297,12 @@ impl Port {
 
         // From here the MQ carries the commands.
         port.post_sgls()?;
+        let io = crate::driver::io_queue::IoCreate {
+            if_type,
+            eq_id,
+            autovalid_cq,
+        };
+        port.io = crate::driver::io_queue::create_io_rings(&mut port, &device, io)?;
         if let Some(rq) = port.rq.as_mut() {
             rq.post_all(&port.arena)?;
         }
@@ -310,8 +317,17 @@ impl Port {
     fn post_sgls(&mut self) -> Result<(), HbaError> {
         let sgls = self.xris.sgl_pages();
         let first = self.xris.base;
+        self.post_sgl_list(first, &sgls)
+    }
+
+    /// FCOE_POST_SGL_PAGES for `sgls`, one per XRI from `first`.
+    pub(crate) fn post_sgl_list(
+        &mut self,
+        first: u16,
+        sgls: &[post_sgl_pages::SglPages],
+    ) -> Result<(), HbaError> {
         if sgls.len() <= post_sgl_pages::EMBEDDED_MAX_XRIS {
-            let m = post_sgl_pages::embedded(first, &sgls).ok_or_else(|| self.bug("SGL post"))?;
+            let m = post_sgl_pages::embedded(first, sgls).ok_or_else(|| self.bug("SGL post"))?;
             self.mbox(&m)?;
             return Ok(());
         }

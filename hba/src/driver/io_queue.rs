@@ -1,0 +1,799 @@
+//! FC-NVMe I/O queues (issue 5; sli4.md §5.6, §5.9): one WQ/CQ pair per
+//! transport hardware queue, with its own XRI range whose SGLs were posted
+//! once at bring-up, so no exchange is shared between threads.
+//!
+//! Each exchange slot of a pair owns an XRI, its SGL (SGE 0 the CMD IU,
+//! SGE 1 the RSP buffer, SGE 2.. the data), a CMD IU buffer and a 32-byte
+//! RSP buffer. The slot index is the WQE request tag, so a WCQE finds its
+//! exchange with one bounds check; the transport's tag is kept in the slot.
+//!
+//! The pairs are created at port bring-up ([`create_io_rings`]) and handed
+//! to [`super::HbaLldd`]; `create_queue` lends one out as an [`HbaQueue`]
+//! and its `Drop` gives it back (aborting what is still outstanding) without
+//! calling into the transport. A port reset retires the pairs: a queue
+//! still owned by a thread then refuses new exchanges and fails the ones it
+//! had.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ufc_transport::lldd::{
+    FcpDone, FcpReq, FcpStatus, HwQueue, IoDir, SubmitError, ERSP_IU_LEN, ZERO_RSP_LEN,
+};
+use ufc_vfio::dma::{HugePages, IovaAllocator};
+use ufc_vfio::Device;
+use zerocopy::IntoBytes;
+
+use super::dma::{DmaArena, Region};
+use super::error::HbaError;
+use super::queues::{pages, CompletionQueue, WorkQueue, PAGE};
+use crate::sli4::cmds::post_sgl_pages::SglPages;
+use crate::sli4::cqe::{local_reject, wcqe_status, CqeKind, Wcqe, WqeReleaseCqe, XriAbortedCqe};
+use crate::sli4::sge::{Bde, Sge, SGE_LEN};
+use crate::sli4::wqe::{abort_criteria, Abort, FcpIo, FcpKind, Wqe, WQE_LEN};
+
+/// Queue pairs created at bring-up (an admin and an I/O queue per controller).
+pub(crate) const IO_QUEUE_PAIRS: u16 = 4;
+/// Exchanges (XRIs) of one pair.
+pub(crate) const IO_XRIS: u16 = 64;
+/// Entries of an I/O WQ (4 pages).
+const IO_WQ_ENTRIES: usize = 256;
+/// Entries of an I/O CQ (4 pages): room for a WCQE, a release CQE and an
+/// XRI-aborted CQE of every exchange and every abort.
+const IO_CQ_ENTRIES: usize = 1024;
+/// Data segments per exchange (the template's `max_sgl_segments`).
+pub(crate) const MAX_DATA_SGES: usize = 64;
+/// One XRI's SGL: CMD IU, RSP buffer, data.
+const SGL_LEN: usize = (2 + MAX_DATA_SGES) * SGE_LEN;
+/// CMD IU buffer bytes.
+const IU_LEN: usize = 128;
+/// RSP buffer bytes (one ERSP IU).
+const RSP_LEN: usize = ERSP_IU_LEN;
+/// Request tag of ABORT WQEs (outside the slot tags).
+const ABORT_REQUEST_TAG: u16 = 0xFFFF;
+/// No slot for a transport tag.
+const NO_SLOT: u16 = u16::MAX;
+/// WQEs per doorbell at most (the doorbell's count field is 8 bits).
+const MAX_BATCH: u16 = 255;
+
+/// Device input an I/O queue refused or could not use, and its own events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoQueueStats {
+    /// Exchanges started.
+    pub submitted: u64,
+    /// Exchanges completed (reported to the transport).
+    pub completed: u64,
+    /// WCQEs whose request tag names no outstanding exchange.
+    pub bad_tag: u64,
+    /// WCQEs that report more data than the request had.
+    pub bad_length: u64,
+    /// Status 0x01 WCQEs whose response length is not an ERSP's 32 bytes.
+    pub bad_rsp: u64,
+    /// WQE-release CQEs for another WQ or an index not outstanding.
+    pub bad_release: u64,
+    /// XRI-aborted CQEs for an XRI of no busy exchange of this queue.
+    pub bad_xri: u64,
+    /// CQEs of a kind an I/O CQ does not carry.
+    pub unknown_cqe: u64,
+    /// ABORT WQEs sent.
+    pub aborts: u64,
+    /// DMA reads or writes that failed (rings, SGLs, buffers).
+    pub dma_errors: u64,
+}
+
+/// Where an exchange slot is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlotState {
+    /// In the free list.
+    Free,
+    /// Outstanding for the transport's `tag`; `len` bounds the WCQE's length.
+    Busy { tag: u16, len: u32, aborted: bool },
+    /// Outstanding, but the queue that started it was dropped: its
+    /// completion frees the slot and is reported to nobody.
+    Orphan,
+    /// Completed with XB: the XRI is reused after its XRI-aborted CQE.
+    XbWait,
+}
+
+#[derive(Debug)]
+struct Slot {
+    xri: u16,
+    sgl: Region,
+    iu: Region,
+    rsp: Region,
+    state: SlotState,
+}
+
+/// The hardware side of one I/O queue pair: rings, exchanges, DMA memory.
+pub(crate) struct IoRings {
+    device: Device,
+    arena: DmaArena,
+    wq: WorkQueue,
+    cq: CompletionQueue,
+    xri_base: u16,
+    slots: Vec<Slot>,
+    free: Vec<u16>,
+    stats: IoQueueStats,
+}
+
+impl std::fmt::Debug for IoRings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IoRings")
+            .field("wq", &self.wq.id)
+            .field("cq", &self.cq.id)
+            .field("xri_base", &self.xri_base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The rings' memory and exchanges of one pair before the queues exist.
+pub(crate) struct IoMemory {
+    pub arena: DmaArena,
+    pub wq_mem: Region,
+    pub cq_mem: Region,
+    slots: Vec<Slot>,
+}
+
+impl IoMemory {
+    /// Carves one pair's memory: rings and `IO_XRIS` exchanges from `xri_base`.
+    pub fn new(
+        device: &Device,
+        xri_base: u16,
+        hugepages: HugePages,
+        iova: &Arc<IovaAllocator>,
+    ) -> Result<IoMemory, HbaError> {
+        let per_xri = SGL_LEN + IU_LEN + RSP_LEN + 3 * 64;
+        let len = (IO_WQ_ENTRIES * WQE_LEN
+            + IO_CQ_ENTRIES * 16
+            + usize::from(IO_XRIS) * per_xri
+            + 2 * PAGE)
+            .next_multiple_of(PAGE);
+        let mut arena = DmaArena::new(device, len, hugepages, iova)?;
+        let wq_mem = arena.alloc(IO_WQ_ENTRIES * WQE_LEN, PAGE, "DMA memory for I/O WQs")?;
+        let cq_mem = arena.alloc(IO_CQ_ENTRIES * 16, PAGE, "DMA memory for I/O CQs")?;
+        let mut slots = Vec::with_capacity(IO_XRIS.into());
+        for i in 0..IO_XRIS {
+            slots.push(Slot {
+                xri: xri_base.wrapping_add(i),
+                sgl: arena.alloc(SGL_LEN, 64, "DMA memory for I/O SGLs")?,
+                iu: arena.alloc(IU_LEN, 64, "DMA memory for CMD IUs")?,
+                rsp: arena.alloc(RSP_LEN, 64, "DMA memory for RSP buffers")?,
+                state: SlotState::Free,
+            });
+        }
+        arena.zero(&wq_mem)?;
+        arena.zero(&cq_mem)?;
+        Ok(IoMemory {
+            arena,
+            wq_mem,
+            cq_mem,
+            slots,
+        })
+    }
+
+    /// Pages of the CQ and WQ rings, for the create commands.
+    pub fn ring_pages(&self) -> (Vec<u64>, Vec<u64>) {
+        (pages(&self.cq_mem), pages(&self.wq_mem))
+    }
+
+    /// Ring sizes (CQ entries, WQ entries).
+    pub const fn ring_entries() -> (u32, u16) {
+        (IO_CQ_ENTRIES as u32, IO_WQ_ENTRIES as u16)
+    }
+
+    /// The SGL page of every XRI, in XRI order, for POST_SGL_PAGES.
+    pub fn sgl_pages(&self) -> Vec<SglPages> {
+        self.slots
+            .iter()
+            .map(|s| SglPages::one(s.sgl.iova))
+            .collect()
+    }
+
+    /// The pair once its queues exist.
+    pub fn into_rings(self, device: Device, wq: WorkQueue, cq: CompletionQueue) -> IoRings {
+        let xri_base = self.slots.first().map_or(0, |s| s.xri);
+        IoRings {
+            device,
+            arena: self.arena,
+            wq,
+            cq,
+            xri_base,
+            free: (0..self.slots.len() as u16).rev().collect(),
+            slots: self.slots,
+            stats: IoQueueStats::default(),
+        }
+    }
+}
+
+/// The WQE of one FC-NVMe exchange (§5.6): FCP_IREAD64, FCP_IWRITE64 or
+/// FCP_ICMND64 with NVME=1, DBDE naming the CMD IU and data from SGE 2.
+pub(crate) fn fcp_wqe(
+    dir: IoDir,
+    xri: u16,
+    rpi: u16,
+    request_tag: u16,
+    cmd_iu: u64,
+    total_len: u32,
+) -> Wqe {
+    let kind = match dir {
+        IoDir::Read => FcpKind::Read,
+        IoDir::Write => FcpKind::Write,
+        IoDir::None => FcpKind::Cmnd,
+    };
+    FcpIo {
+        kind,
+        xri,
+        rpi,
+        request_tag,
+        cmd_iu: Bde::host(cmd_iu, ufc_transport::lldd::CMD_IU_LEN as u32),
+        payload_offset_len: (ufc_transport::lldd::CMD_IU_LEN + RSP_LEN) as u16,
+        total_len: if kind == FcpKind::Cmnd { 0 } else { total_len },
+        // No first burst: the target asks for the data with XFER_RDY.
+        first_burst: 0,
+        // The transport bounds every command with its own timers.
+        timer: 0,
+        pbde: None,
+        erp: false,
+    }
+    .build()
+}
+
+/// What a WCQE's status and parameter say about an FC-NVMe exchange (§5.6):
+/// the transport's status and how many response bytes to hand over (12: the
+/// all-zero short RSP, which the transport turns into the CQE; 32: the ERSP
+/// IU in the RSP buffer). `Err` for a response length the port must not
+/// report (counted, the exchange fails).
+pub(crate) fn classify(status: u8, parameter: u32) -> Result<(FcpStatus, u8), ()> {
+    match status {
+        wcqe_status::SUCCESS => Ok((FcpStatus::Good, ZERO_RSP_LEN as u8)),
+        wcqe_status::FCP_RSP_FAILURE if parameter == ERSP_IU_LEN as u32 => {
+            Ok((FcpStatus::Good, ERSP_IU_LEN as u8))
+        }
+        wcqe_status::FCP_RSP_FAILURE => Err(()),
+        wcqe_status::LOCAL_REJECT => match parameter as u8 {
+            local_reject::ABORT_REQUESTED => Ok((FcpStatus::Aborted, 0)),
+            reason => Ok((FcpStatus::LocalReject(reason.into()), 0)),
+        },
+        // The target sent ABTS (the model's "remote stop", §5.6).
+        wcqe_status::REMOTE_STOP => Ok((FcpStatus::Aborted, 0)),
+        _ => Ok((FcpStatus::TransportError, 0)),
+    }
+}
+
+impl IoRings {
+    /// Writes the CMD IU and the SGL of slot `slot`.
+    fn stage(&mut self, slot: u16, req: &FcpReq<'_>) -> Result<(), HbaError> {
+        let Some(s) = self.slots.get(usize::from(slot)) else {
+            return Ok(());
+        };
+        self.arena.write(&s.iu, 0, req.cmd_iu)?;
+        let mut sgl = [0u8; SGL_LEN];
+        let n = req.sgl.len();
+        let sges = [
+            Sge::data(s.iu.iova, req.cmd_iu.len() as u32, 0, false),
+            Sge::data(s.rsp.iova, RSP_LEN as u32, 0, n == 0),
+        ];
+        let data = req.sgl.iter().enumerate().map(|(i, d)| {
+            // The SGE offset is the segment's place in the data.
+            Sge::data(d.iova, d.len, 0, i + 1 == n)
+        });
+        for (i, e) in sges.into_iter().chain(data).enumerate() {
+            let at = i * SGE_LEN;
+            if let Some(dst) = sgl.get_mut(at..at + SGE_LEN) {
+                dst.copy_from_slice(e.as_bytes());
+            }
+        }
+        let used = (2 + n).min(2 + MAX_DATA_SGES) * SGE_LEN;
+        self.arena.write(&s.sgl, 0, &sgl[..used])
+    }
+
+    /// Slot of an XRI of this pair.
+    fn slot_of_xri(&self, xri: u16) -> Option<u16> {
+        let i = xri.checked_sub(self.xri_base)?;
+        (usize::from(i) < self.slots.len()).then_some(i)
+    }
+
+    /// Sends an ABORT_WQE for slot `slot`'s XRI (§5.9); true if written.
+    fn abort_slot(&mut self, slot: u16, local_only: bool) -> bool {
+        let Some(s) = self.slots.get(usize::from(slot)) else {
+            return false;
+        };
+        let w = Abort {
+            criteria: abort_criteria::XRI_TAG,
+            tag: s.xri.into(),
+            request_tag: ABORT_REQUEST_TAG,
+            local_only,
+            no_retry: true,
+        }
+        .build();
+        match self.wq.write(&self.arena, w) {
+            Ok(index) => {
+                self.wq.ring(index, 1);
+                self.stats.aborts += 1;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Handles one WCQE; the completion to report, if it is the transport's.
+    fn on_wcqe(&mut self, w: &Wcqe, by_tag: &mut [u16]) -> Option<FcpDone> {
+        let tag = w.request_tag() as u16;
+        if tag == ABORT_REQUEST_TAG {
+            // The victim completes on its own tag.
+            return None;
+        }
+        let Some(s) = self.slots.get_mut(usize::from(tag)) else {
+            self.stats.bad_tag += 1;
+            return None;
+        };
+        let after = if w.xb() {
+            SlotState::XbWait
+        } else {
+            SlotState::Free
+        };
+        let (t, len) = match s.state {
+            SlotState::Busy { tag: t, len, .. } => (t, len),
+            SlotState::Orphan => {
+                s.state = after;
+                if after == SlotState::Free {
+                    self.free.push(tag);
+                }
+                return None;
+            }
+            SlotState::Free | SlotState::XbWait => {
+                self.stats.bad_tag += 1;
+                return None;
+            }
+        };
+        let mut transferred = w.total_data_placed();
+        if transferred > len {
+            self.stats.bad_length += 1;
+            transferred = len;
+        }
+        let (mut status, mut rsp_len) =
+            classify(w.status() as u8, w.parameter()).unwrap_or_else(|()| {
+                self.stats.bad_rsp += 1;
+                (FcpStatus::TransportError, 0)
+            });
+        let mut rsp = [0u8; ERSP_IU_LEN];
+        if usize::from(rsp_len) == ERSP_IU_LEN && self.arena.read(&s.rsp, 0, &mut rsp).is_err() {
+            self.stats.dma_errors += 1;
+            (status, rsp_len) = (FcpStatus::TransportError, 0);
+        }
+        s.state = after;
+        if after == SlotState::Free {
+            self.free.push(tag);
+        }
+        if let Some(b) = by_tag.get_mut(usize::from(t)) {
+            *b = NO_SLOT;
+        }
+        self.stats.completed += 1;
+        Some(FcpDone {
+            tag: t,
+            status,
+            transferred,
+            rsp_len,
+            rsp,
+        })
+    }
+
+    fn on_release(&mut self, r: &WqeReleaseCqe) {
+        if r.wq_id() as u16 != self.wq.id || !self.wq.released(r.wqe_index() as u16) {
+            self.stats.bad_release += 1;
+        }
+    }
+
+    fn on_xri_aborted(&mut self, x: &XriAbortedCqe) {
+        let slot = self.slot_of_xri(x.xri() as u16);
+        match slot.and_then(|i| self.slots.get_mut(usize::from(i)).map(|s| (i, s))) {
+            Some((i, s)) if s.state == SlotState::XbWait => {
+                s.state = SlotState::Free;
+                self.free.push(i);
+            }
+            // Busy or orphaned: the WCQE (with XB) still follows and parks it.
+            Some((_, s)) if matches!(s.state, SlotState::Busy { .. } | SlotState::Orphan) => {}
+            _ => self.stats.bad_xri += 1,
+        }
+    }
+}
+
+/// One transport hardware queue on an SLI-4 WQ/CQ pair.
+pub struct HbaQueue {
+    rings: Option<IoRings>,
+    /// Transport tag → slot; sized by the queue's `qsize`.
+    by_tag: Vec<u16>,
+    /// WQEs written since the last doorbell, and the ring index of the first.
+    pending: u16,
+    first_pending: u32,
+    /// Cleared when the port is reset or shut down: the rings are gone.
+    alive: Arc<AtomicBool>,
+    /// Where the pair goes back on drop.
+    home: Arc<Mutex<Vec<IoRings>>>,
+    /// Outstanding exchanges were failed after the port went away.
+    failed_all: bool,
+}
+
+impl std::fmt::Debug for HbaQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HbaQueue")
+            .field("rings", &self.rings)
+            .field("pending", &self.pending)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HbaQueue {
+    /// A queue on `rings` for `qsize` transport tags.
+    pub(crate) fn new(
+        rings: IoRings,
+        qsize: u16,
+        alive: Arc<AtomicBool>,
+        home: Arc<Mutex<Vec<IoRings>>>,
+    ) -> HbaQueue {
+        HbaQueue {
+            rings: Some(rings),
+            by_tag: vec![NO_SLOT; qsize.into()],
+            pending: 0,
+            first_pending: 0,
+            alive,
+            home,
+            failed_all: false,
+        }
+    }
+
+    /// Counters of this queue pair (they survive the queue's reuse).
+    pub fn stats(&self) -> IoQueueStats {
+        self.rings.as_ref().map(|r| r.stats).unwrap_or_default()
+    }
+
+    /// The WQ and CQ ids.
+    pub fn ids(&self) -> Option<(u16, u16)> {
+        self.rings.as_ref().map(|r| (r.wq.id, r.cq.id))
+    }
+
+    fn alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+
+    /// After a port reset: every exchange still outstanding fails once.
+    fn fail_all<F: FnMut(FcpDone)>(&mut self, budget: u32, f: &mut F) -> u32 {
+        let Some(r) = self.rings.as_mut() else {
+            return 0;
+        };
+        let mut n = 0;
+        for s in r.slots.iter_mut() {
+            if n >= budget {
+                return n;
+            }
+            if let SlotState::Busy { tag, .. } = s.state {
+                // The reset dropped the XRI; the slot is never used again.
+                s.state = SlotState::XbWait;
+                if let Some(b) = self.by_tag.get_mut(usize::from(tag)) {
+                    *b = NO_SLOT;
+                }
+                f(FcpDone {
+                    tag,
+                    status: FcpStatus::TransportError,
+                    transferred: 0,
+                    rsp_len: 0,
+                    rsp: [0; ERSP_IU_LEN],
+                });
+                n += 1;
+            }
+        }
+        self.failed_all = true;
+        n
+    }
+}
+
+impl HwQueue for HbaQueue {
+    fn submit(&mut self, req: &FcpReq<'_>) -> Result<(), SubmitError> {
+        if !self.alive() {
+            return Err(SubmitError::Failed);
+        }
+        let Some(r) = self.rings.as_mut() else {
+            return Err(SubmitError::Failed);
+        };
+        let t = usize::from(req.tag);
+        // A tag beyond qsize or still outstanding is a transport bug.
+        if self.by_tag.get(t) != Some(&NO_SLOT) || req.sgl.len() > MAX_DATA_SGES {
+            return Err(SubmitError::Failed);
+        }
+        let sum: u64 = req.sgl.iter().map(|s| u64::from(s.len)).sum();
+        if sum != u64::from(req.payload_len) || (req.dir == IoDir::None) != (sum == 0) {
+            return Err(SubmitError::Failed);
+        }
+        if r.wq.is_full() {
+            return Err(SubmitError::Busy);
+        }
+        let Some(slot) = r.free.pop() else {
+            return Err(SubmitError::Busy);
+        };
+        let Some(xri) = r.slots.get(usize::from(slot)).map(|s| s.xri) else {
+            return Err(SubmitError::Failed);
+        };
+        // The remote-port token is RPI << 32 | N_Port ID (discovery).
+        let rpi = (req.rport.0 >> 32) as u16;
+        let posted = r.stage(slot, req).and_then(|()| {
+            let iu = r.slots.get(usize::from(slot)).map_or(0, |s| s.iu.iova);
+            r.wq.write(
+                &r.arena,
+                fcp_wqe(req.dir, xri, rpi, slot, iu, req.payload_len),
+            )
+        });
+        let index = match posted {
+            Ok(i) => i,
+            Err(_) => {
+                r.stats.dma_errors += 1;
+                r.free.push(slot);
+                return Err(SubmitError::Failed);
+            }
+        };
+        if let Some(s) = r.slots.get_mut(usize::from(slot)) {
+            s.state = SlotState::Busy {
+                tag: req.tag,
+                len: req.payload_len,
+                aborted: false,
+            };
+        }
+        if let Some(b) = self.by_tag.get_mut(t) {
+            *b = slot;
+        }
+        r.stats.submitted += 1;
+        if self.pending == 0 {
+            self.first_pending = index;
+        }
+        self.pending += 1;
+        if self.pending == MAX_BATCH {
+            self.flush();
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) {
+        if self.pending == 0 {
+            return;
+        }
+        if let Some(r) = self.rings.as_mut() {
+            r.wq.ring(self.first_pending, self.pending as u8);
+        }
+        self.pending = 0;
+    }
+
+    fn abort(&mut self, tag: u16) {
+        let Some(&slot) = self.by_tag.get(usize::from(tag)) else {
+            return;
+        };
+        let local_only = !self.alive();
+        self.flush();
+        let Some(r) = self.rings.as_mut() else {
+            return;
+        };
+        let Some(SlotState::Busy {
+            tag: t,
+            len,
+            aborted: false,
+        }) = r.slots.get(usize::from(slot)).map(|s| s.state)
+        else {
+            return;
+        };
+        if local_only {
+            return;
+        }
+        if r.abort_slot(slot, false) {
+            if let Some(s) = r.slots.get_mut(usize::from(slot)) {
+                s.state = SlotState::Busy {
+                    tag: t,
+                    len,
+                    aborted: true,
+                };
+            }
+        }
+    }
+
+    fn poll<F: FnMut(FcpDone)>(&mut self, budget: u32, mut f: F) -> u32 {
+        if !self.alive() {
+            if self.failed_all {
+                return 0;
+            }
+            return self.fail_all(budget, &mut f);
+        }
+        let Some(r) = self.rings.as_mut() else {
+            return 0;
+        };
+        // The emulated port runs here; a no-op on hardware.
+        r.device.poll_model();
+        let mut n = 0;
+        let mut seen = false;
+        while n < budget {
+            let c = match r.cq.next(&r.arena) {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(_) => {
+                    r.stats.dma_errors += 1;
+                    break;
+                }
+            };
+            seen = true;
+            match c.kind(false) {
+                CqeKind::Wcqe => {
+                    let w: Wcqe = c.into();
+                    if let Some(d) = r.on_wcqe(&w, &mut self.by_tag) {
+                        f(d);
+                        n += 1;
+                    }
+                }
+                CqeKind::WqeRelease => r.on_release(&c.into()),
+                CqeKind::XriAborted => r.on_xri_aborted(&c.into()),
+                _ => r.stats.unknown_cqe += 1,
+            }
+        }
+        if seen {
+            r.cq.release();
+        }
+        n
+    }
+}
+
+impl Drop for HbaQueue {
+    fn drop(&mut self) {
+        self.flush();
+        let Some(mut r) = self.rings.take() else {
+            return;
+        };
+        if !self.alive() {
+            // The port was reset: the rings are gone with it.
+            return;
+        }
+        // What is still outstanding is aborted; its completion frees the
+        // slot later, on whichever queue then owns the pair.
+        for i in 0..r.slots.len() as u16 {
+            let busy = matches!(
+                r.slots.get(usize::from(i)).map(|s| s.state),
+                Some(SlotState::Busy { .. })
+            );
+            if busy {
+                let aborted = matches!(
+                    r.slots.get(usize::from(i)).map(|s| s.state),
+                    Some(SlotState::Busy { aborted: true, .. })
+                );
+                if !aborted {
+                    r.abort_slot(i, false);
+                }
+                if let Some(s) = r.slots.get_mut(usize::from(i)) {
+                    s.state = SlotState::Orphan;
+                }
+            }
+        }
+        self.home.lock().unwrap_or_else(|p| p.into_inner()).push(r);
+    }
+}
+
+/// What creating the I/O pairs needs from the port's bring-up.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IoCreate {
+    pub if_type: crate::sli4::doorbell::IfType,
+    pub eq_id: u16,
+    pub autovalid_cq: bool,
+}
+
+/// Creates up to [`IO_QUEUE_PAIRS`] I/O queue pairs through the MQ (§3.5,
+/// §5.7): per pair a CQ on the port's EQ, a WQ completing to it, and the
+/// SGLs of its own XRI range (after the ELS XRIs) posted once. Fewer pairs
+/// when READ_CONFIG gave fewer XRIs.
+pub(crate) fn create_io_rings(
+    port: &mut super::port::Port,
+    device: &Device,
+    c: IoCreate,
+) -> Result<Vec<IoRings>, HbaError> {
+    use super::registers::queue_doorbell;
+    use crate::sli4::cmds::cq_create::CreateCq;
+    use crate::sli4::cmds::eq_create::CreateQueueRsp;
+    use crate::sli4::cmds::wq_create::{CreateWq, CreateWqRsp};
+    use crate::sli4::doorbell::QueueKind;
+    use crate::sli4::sli_config::embedded_response;
+
+    let els = port.cfg.els_xris;
+    let spare = port.res.xri_count.saturating_sub(els) / IO_XRIS;
+    let pairs = IO_QUEUE_PAIRS.min(spare);
+    if pairs < IO_QUEUE_PAIRS {
+        log::warn!(
+            "{}: {} XRIs leave room for {pairs} of {IO_QUEUE_PAIRS} FCP queue pairs",
+            port.name,
+            port.res.xri_count
+        );
+    }
+    let bad = |what: &str| HbaError::BadResponse {
+        device: device.name().to_owned(),
+        what: what.to_owned(),
+    };
+    let mut out = Vec::with_capacity(pairs.into());
+    for k in 0..pairs {
+        let xri_base = port.res.xri_base + els + k * IO_XRIS;
+        let mem = IoMemory::new(device, xri_base, port.cfg.hugepages, &port.cfg.iova)?;
+        let (cq_pages, wq_pages) = mem.ring_pages();
+        let (cq_entries, wq_entries) = IoMemory::ring_entries();
+        let m = CreateCq::new(&cq_pages, cq_entries, c.eq_id, c.autovalid_cq)
+            .and_then(|q| q.to_mqe())
+            .ok_or_else(|| bad("driver bug: I/O COMMON_CREATE_CQ request does not fit"))?;
+        let rsp = port.mbox(&m)?;
+        let cq_id = embedded_response::<CreateQueueRsp>(&rsp)
+            .1
+            .map(|r| r.queue_id() as u16)
+            .ok_or_else(|| bad("I/O COMMON_CREATE_CQ: no queue id"))?;
+        let m = CreateWq::new(&wq_pages, wq_entries, cq_id)
+            .and_then(|q| q.to_mqe())
+            .ok_or_else(|| bad("driver bug: I/O FCOE_WQ_CREATE request does not fit"))?;
+        let rsp = port.mbox(&m)?;
+        let wq_id = embedded_response::<CreateWqRsp>(&rsp)
+            .1
+            .map(|r| r.queue_id() as u16)
+            .ok_or_else(|| bad("I/O FCOE_WQ_CREATE: no queue id"))?;
+        port.post_sgl_list(xri_base, &mem.sgl_pages())?;
+        let cq = CompletionQueue::new(
+            cq_id,
+            mem.cq_mem,
+            c.autovalid_cq,
+            queue_doorbell(device, c.if_type, QueueKind::Cq)?,
+            c.if_type,
+        );
+        let wq = WorkQueue::new(
+            wq_id,
+            mem.wq_mem,
+            queue_doorbell(device, c.if_type, QueueKind::Wq)?,
+            c.if_type,
+        );
+        log::info!(
+            "{}: FCP queue pair {k}: WQ {wq_id} CQ {cq_id} XRIs {xri_base:#x}+{IO_XRIS}",
+            port.name
+        );
+        out.push(mem.into_rings(device.clone(), wq, cq));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sli4::wqe::wqe_cmd;
+
+    #[test]
+    fn fcp_wqe_fields() {
+        let w = fcp_wqe(IoDir::Read, 0x90, 0x12, 5, 0x1_0000_0040, 8192);
+        assert_eq!(w.command(), u32::from(wqe_cmd::FCP_IREAD64));
+        assert_eq!(
+            (w.xri_tag(), w.context_tag(), w.request_tag()),
+            (0x90, 0x12, 5)
+        );
+        assert!(w.nvme() && w.dbde() && w.iod());
+        assert_eq!((w.bde().addr(), w.bde().length()), (0x1_0000_0040, 96));
+        assert_eq!(w.dw3.get(), 128, "data starts after CMD IU and RSP");
+        assert_eq!(w.dw4.get(), 8192);
+        let w = fcp_wqe(IoDir::Write, 0x91, 0x12, 6, 0x2000, 4096);
+        assert_eq!(w.command(), u32::from(wqe_cmd::FCP_IWRITE64));
+        assert!(!w.iod() && w.nvme());
+        assert_eq!((w.dw4.get(), w.dw5.get()), (4096, 0));
+        let w = fcp_wqe(IoDir::None, 0x92, 0x12, 7, 0x3000, 0);
+        assert_eq!(w.command(), u32::from(wqe_cmd::FCP_ICMND64));
+        assert!(w.nvme() && w.qosd());
+        assert_eq!(w.dw4.get(), 0);
+    }
+
+    #[test]
+    fn completion_classes() {
+        assert_eq!(classify(0, 0), Ok((FcpStatus::Good, 12)));
+        assert_eq!(classify(0x01, 32), Ok((FcpStatus::Good, 32)));
+        assert_eq!(classify(0x01, 12), Err(()));
+        assert_eq!(
+            classify(0x03, local_reject::ABORT_REQUESTED.into()),
+            Ok((FcpStatus::Aborted, 0))
+        );
+        assert_eq!(
+            classify(0x03, local_reject::INVALID_RPI.into()),
+            Ok((FcpStatus::LocalReject(local_reject::INVALID_RPI.into()), 0))
+        );
+        assert_eq!(classify(0x02, 0), Ok((FcpStatus::Aborted, 0)));
+        assert_eq!(classify(0x1A, 0), Ok((FcpStatus::TransportError, 0)));
+    }
+}
