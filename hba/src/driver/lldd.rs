@@ -14,7 +14,9 @@ use ufc_transport::lldd::{
     Limits, Lldd, LlddError, LocalPortId, LsError, LsEvent, LsReq, RemotePortId,
 };
 
+use super::dma_buffer::{DmaSource, HbaDmaBuffer};
 use super::io_queue::{HbaQueue, IoRings, MAX_DATA_SGES};
+use ufc_transport::lldd::DmaBuffer;
 
 /// Delete callbacks seen so far.
 #[derive(Debug, Default)]
@@ -43,6 +45,8 @@ pub struct HbaLldd {
     io: Arc<Mutex<Vec<IoRings>>>,
     /// Liveness of the current port incarnation's pairs.
     io_alive: Mutex<Arc<AtomicBool>>,
+    /// Where [`Lldd::alloc_dma`] maps its buffers.
+    dma: Mutex<Option<DmaSource>>,
 }
 
 impl HbaLldd {
@@ -54,7 +58,26 @@ impl HbaLldd {
             ls: Mutex::new(LsQueues::default()),
             io: Arc::new(Mutex::new(Vec::new())),
             io_alive: Mutex::new(Arc::new(AtomicBool::new(false))),
+            dma: Mutex::new(None),
         }
+    }
+
+    /// Sets the device and IOVA space [`Lldd::alloc_dma`] maps for.
+    pub(crate) fn set_dma_source(&self, src: DmaSource) {
+        *self.dma.lock().unwrap_or_else(|p| p.into_inner()) = Some(src);
+    }
+
+    /// A device-visible buffer of `len` bytes (the same memory
+    /// [`Lldd::alloc_dma`] lends the transport), for applications' I/O data.
+    pub fn alloc_buffer(&self, len: usize) -> Result<HbaDmaBuffer, LlddError> {
+        let src = self.dma.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(src) = src else {
+            return Err(LlddError::PortUnavailable(format!(
+                "{}: no device to map DMA memory for",
+                self.name
+            )));
+        };
+        HbaDmaBuffer::new(&src, len).map_err(|e| LlddError::NoResources(e.to_string()))
     }
 
     /// Hands over the FCP queue pairs of a new port incarnation; the pairs of
@@ -213,6 +236,10 @@ impl Lldd for HbaLldd {
         for e in mine {
             sink(e);
         }
+    }
+
+    fn alloc_dma(&self, _lport: LocalPortId, len: usize) -> Result<Box<dyn DmaBuffer>, LlddError> {
+        Ok(Box::new(self.alloc_buffer(len)?))
     }
 
     fn localport_delete(&self, lport: LocalPortId) {

@@ -63,6 +63,7 @@
 mod bringup;
 mod discovery;
 mod dma;
+mod dma_buffer;
 mod els;
 pub mod error;
 mod fabric;
@@ -90,6 +91,7 @@ use ufc_vfio::dma::{HugePages, IovaAllocator};
 use ufc_vfio::Device;
 
 pub use bringup::{identify, Identity};
+pub use dma_buffer::HbaDmaBuffer;
 pub use error::HbaError;
 pub use io_queue::{HbaQueue, IoQueueStats};
 pub use lldd::HbaLldd;
@@ -335,6 +337,11 @@ impl Hba {
             lport: None,
         });
         if let Some(reg) = &reg {
+            reg.lldd.set_dma_source(dma_buffer::DmaSource {
+                device: device.clone(),
+                iova: Arc::clone(&cfg.iova),
+                hugepages: cfg.hugepages,
+            });
             reg.lldd.install_io(std::mem::take(&mut port.io));
         }
         Ok(Hba {
