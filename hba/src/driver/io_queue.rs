@@ -55,6 +55,11 @@ const ABORT_REQUEST_TAG: u16 = 0xFFFF;
 const NO_SLOT: u16 = u16::MAX;
 /// WQEs per doorbell at most (the doorbell's count field is 8 bits).
 const MAX_BATCH: u16 = 255;
+/// One FCP WQE in this many asks for a release CQE (WQEC); the lag of at
+/// most `WQEC_EVERY - 1` unreleased entries fits the ring, which holds far
+/// more than the exchanges plus their aborts.
+const WQEC_EVERY: u32 = 16;
+const _: () = assert!(IO_WQ_ENTRIES >= 2 * IO_XRIS as usize + WQEC_EVERY as usize);
 
 /// Device input an I/O queue refused or could not use, and its own events.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -273,9 +278,12 @@ impl IoRings {
             Sge::data(s.iu.iova, req.cmd_iu.len() as u32, 0, false),
             Sge::data(s.rsp.iova, RSP_LEN as u32, 0, n == 0),
         ];
+        let mut offset = 0u32;
         let data = req.sgl.iter().enumerate().map(|(i, d)| {
             // The SGE offset is the segment's place in the data.
-            Sge::data(d.iova, d.len, 0, i + 1 == n)
+            let e = Sge::data(d.iova, d.len, offset, i + 1 == n);
+            offset = offset.wrapping_add(d.len);
+            e
         });
         for (i, e) in sges.into_iter().chain(data).enumerate() {
             let at = i * SGE_LEN;
@@ -517,9 +525,10 @@ impl HwQueue for HbaQueue {
         let rpi = (req.rport.0 >> 32) as u16;
         let posted = r.stage(slot, req).and_then(|()| {
             let iu = r.slots.get(usize::from(slot)).map_or(0, |s| s.iu.iova);
-            r.wq.write(
+            r.wq.write_entry(
                 &r.arena,
                 fcp_wqe(req.dir, xri, rpi, slot, iu, req.payload_len),
+                |index| index % WQEC_EVERY == WQEC_EVERY - 1,
             )
         });
         let index = match posted {
@@ -756,7 +765,334 @@ pub(crate) fn create_io_rings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::driver::queues::tests::Fake;
+    use crate::sli4::cqe::cqe_code;
+    use crate::sli4::doorbell::{EqCqDoorbell, IfType, QueueKind, WqDoorbell};
     use crate::sli4::wqe::wqe_cmd;
+    use ufc_transport::lldd::{LlddRport, Sge as HostSge, CMD_IU_LEN};
+    use zerocopy::FromBytes;
+
+    struct Bench {
+        q: HbaQueue,
+        dev: Device,
+        writes: Arc<Mutex<Vec<u32>>>,
+        home: Arc<Mutex<Vec<IoRings>>>,
+        alive: Arc<AtomicBool>,
+        cq_mem: Region,
+        wq_mem: Region,
+        cq_at: usize,
+    }
+
+    const XRI_BASE: u16 = 0x100;
+    const RPI: u16 = 0x22;
+
+    fn bench() -> Bench {
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let dev = Device::from_model(Fake {
+            writes: Arc::clone(&writes),
+        });
+        let iova = Arc::new(IovaAllocator::default());
+        let mem = IoMemory::new(&dev, XRI_BASE, HugePages::Never, &iova).unwrap();
+        let (cq_mem, wq_mem) = (mem.cq_mem, mem.wq_mem);
+        let wq = WorkQueue::new(3, wq_mem, dev.doorbell(0, 0x120).unwrap(), IfType::If2);
+        let cq = CompletionQueue::new(
+            5,
+            cq_mem,
+            false,
+            dev.doorbell(0, 0x120).unwrap(),
+            IfType::If2,
+        );
+        let rings = mem.into_rings(dev.clone(), wq, cq);
+        let home = Arc::new(Mutex::new(Vec::new()));
+        let alive = Arc::new(AtomicBool::new(true));
+        Bench {
+            q: HbaQueue::new(rings, 32, Arc::clone(&alive), Arc::clone(&home)),
+            dev,
+            writes,
+            home,
+            alive,
+            cq_mem,
+            wq_mem,
+            cq_at: 0,
+        }
+    }
+
+    impl Bench {
+        fn arena(&self) -> &DmaArena {
+            &self.q.rings.as_ref().unwrap().arena
+        }
+        fn post_cqe(&mut self, mut b: [u8; 16]) {
+            b[15] |= 0x80;
+            let at = self.cq_at * 16;
+            self.arena().write(&self.cq_mem, at, &b).unwrap();
+            self.cq_at += 1;
+        }
+        fn wcqe(&mut self, w: Wcqe) {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(w.as_bytes());
+            self.post_cqe(b);
+        }
+        fn wqe(&self, index: usize) -> Wqe {
+            let mut b = [0u8; WQE_LEN];
+            self.arena()
+                .read(&self.wq_mem, index * WQE_LEN, &mut b)
+                .unwrap();
+            Wqe::from_prefix(&b).unwrap()
+        }
+        fn slot(&self, slot: u16) -> SlotState {
+            self.q.rings.as_ref().unwrap().slots[usize::from(slot)].state
+        }
+        fn doorbells(&self) -> Vec<u32> {
+            self.dev.poll_model();
+            std::mem::take(&mut *self.writes.lock().unwrap())
+        }
+        fn poll(&mut self) -> Vec<FcpDone> {
+            let mut v = Vec::new();
+            self.q.poll(64, |d| v.push(d));
+            v
+        }
+    }
+
+    fn req<'a>(tag: u16, dir: IoDir, iu: &'a [u8; CMD_IU_LEN], sgl: &'a [HostSge]) -> FcpReq<'a> {
+        FcpReq {
+            tag,
+            rport: LlddRport(u64::from(RPI) << 32 | 0x01_0200),
+            cmd_iu: iu,
+            dir,
+            payload_len: sgl.iter().map(|s| s.len).sum(),
+            sgl,
+        }
+    }
+
+    #[test]
+    fn submit_builds_sgl_and_rings_once_per_batch() {
+        let mut b = bench();
+        let iu = [0xA5u8; CMD_IU_LEN];
+        let sgl = [
+            HostSge {
+                iova: 0x10_0000,
+                len: 4096,
+            },
+            HostSge {
+                iova: 0x20_0000,
+                len: 512,
+            },
+        ];
+        b.q.submit(&req(3, IoDir::Write, &iu, &sgl)).unwrap();
+        b.q.submit(&req(4, IoDir::None, &iu, &[])).unwrap();
+        assert!(b.doorbells().is_empty(), "no doorbell before flush");
+        b.q.flush();
+        b.q.flush();
+        let db = b.doorbells();
+        assert_eq!(db.len(), 1, "one doorbell per batch");
+        let d = WqDoorbell::decode(db[0]);
+        assert_eq!((d.id, d.index, d.posted), (3, 0, 2));
+
+        let w = b.wqe(0);
+        let slot = w.request_tag() as u16;
+        assert_eq!(w.command(), u32::from(wqe_cmd::FCP_IWRITE64));
+        assert_eq!(
+            (w.xri_tag(), w.context_tag()),
+            (u32::from(XRI_BASE + slot), u32::from(RPI))
+        );
+        assert_eq!(w.dw4.get(), 4608);
+        let r = b.q.rings.as_ref().unwrap();
+        let s = &r.slots[usize::from(slot)];
+        let mut raw = [0u8; 4 * SGE_LEN];
+        r.arena.read(&s.sgl, 0, &mut raw).unwrap();
+        let sge = |i: usize| Sge::read_from_bytes(&raw[i * SGE_LEN..(i + 1) * SGE_LEN]).unwrap();
+        assert_eq!((sge(0).addr(), sge(0).len()), (s.iu.iova, 96));
+        assert_eq!((sge(1).addr(), sge(1).len()), (s.rsp.iova, 32));
+        assert_eq!(
+            (sge(2).addr(), sge(2).len(), sge(2).last()),
+            (0x10_0000, 4096, false)
+        );
+        assert_eq!(
+            (sge(3).addr(), sge(3).data_offset(), sge(3).last()),
+            (0x20_0000, 4096, true)
+        );
+        let mut got = [0u8; CMD_IU_LEN];
+        r.arena.read(&s.iu, 0, &mut got).unwrap();
+        assert_eq!(got, iu);
+        assert_eq!(b.wqe(1).command(), u32::from(wqe_cmd::FCP_ICMND64));
+
+        // Refusals: a tag in use, beyond qsize, a length that is not the SGL's.
+        assert_eq!(
+            b.q.submit(&req(3, IoDir::None, &iu, &[])),
+            Err(SubmitError::Failed)
+        );
+        assert_eq!(
+            b.q.submit(&req(32, IoDir::None, &iu, &[])),
+            Err(SubmitError::Failed)
+        );
+        let mut bad = req(5, IoDir::Read, &iu, &sgl);
+        bad.payload_len = 1;
+        assert_eq!(b.q.submit(&bad), Err(SubmitError::Failed));
+    }
+
+    #[test]
+    fn completions_are_classified_and_device_input_checked() {
+        let mut b = bench();
+        let iu = [0u8; CMD_IU_LEN];
+        let sgl = [HostSge {
+            iova: 0x10_0000,
+            len: 4096,
+        }];
+        for tag in 0..3 {
+            b.q.submit(&req(tag, IoDir::Read, &iu, &sgl)).unwrap();
+        }
+        b.q.flush();
+        assert_eq!(b.doorbells().len(), 1, "the WQ doorbell");
+        let slots: Vec<u16> = (0..3).map(|i| b.wqe(i).request_tag() as u16).collect();
+        // Good with a zero RSP; an ERSP; an ERSP length the port must not report.
+        b.wcqe(Wcqe::new(slots[0], 0, 4096, 0, true));
+        let ersp = [0x11u8; 32];
+        let rsp = b.q.rings.as_ref().unwrap().slots[usize::from(slots[1])].rsp;
+        b.arena().write(&rsp, 0, &ersp).unwrap();
+        b.wcqe(Wcqe::new(slots[1], 0x01, 4096, 32, true));
+        // Device input that names nothing of ours.
+        b.wcqe(Wcqe::new(999, 0, 0, 0, true));
+        b.wcqe(Wcqe::new(slots[0], 0, 0, 0, true));
+        b.wcqe(Wcqe::new(slots[2], 0x01, 1 << 20, 12, true));
+        let mut x = XriAbortedCqe::default();
+        x.set_xri(0x9999);
+        x.set_code(cqe_code::XRI_ABORTED.into());
+        let mut raw = [0u8; 16];
+        raw.copy_from_slice(x.as_bytes());
+        b.post_cqe(raw);
+        let done = b.poll();
+        assert_eq!(done.len(), 3);
+        assert_eq!(
+            (
+                done[0].tag,
+                done[0].status,
+                done[0].rsp_len,
+                done[0].transferred
+            ),
+            (0, FcpStatus::Good, 12, 4096)
+        );
+        assert_eq!(done[0].rsp, [0; 32]);
+        assert_eq!(
+            (done[1].tag, done[1].status, done[1].rsp_len),
+            (1, FcpStatus::Good, 32)
+        );
+        assert_eq!(done[1].rsp, ersp);
+        assert_eq!(
+            (done[2].tag, done[2].status, done[2].transferred),
+            (2, FcpStatus::TransportError, 4096)
+        );
+        let st = b.q.stats();
+        assert_eq!(
+            (st.bad_tag, st.bad_length, st.bad_rsp, st.bad_xri),
+            (2, 1, 1, 1)
+        );
+        assert_eq!((st.submitted, st.completed), (3, 3));
+        let db: Vec<_> = b
+            .doorbells()
+            .into_iter()
+            .filter(|v| EqCqDoorbell::decode_if2(*v).0 == QueueKind::Cq)
+            .collect();
+        assert_eq!(db.len(), 1, "one CQ doorbell for the poll");
+        assert!(b.poll().is_empty());
+        assert!(
+            b.doorbells()
+                .iter()
+                .all(|v| EqCqDoorbell::decode_if2(*v).0 != QueueKind::Cq),
+            "no doorbell for an empty poll"
+        );
+        // The tags are free again.
+        b.q.submit(&req(0, IoDir::None, &iu, &[])).unwrap();
+    }
+
+    #[test]
+    fn abort_by_xri_and_xb_wait() {
+        let mut b = bench();
+        let iu = [0u8; CMD_IU_LEN];
+        b.q.submit(&req(9, IoDir::None, &iu, &[])).unwrap();
+        b.q.abort(9);
+        b.q.abort(9);
+        b.q.abort(17);
+        let slot = b.wqe(0).request_tag() as u16;
+        let a = b.wqe(1);
+        assert_eq!(a.command(), u32::from(wqe_cmd::ABORT));
+        assert_eq!(Abort::criteria_of(&a), abort_criteria::XRI_TAG);
+        assert_eq!(a.abort_tag.get(), u32::from(XRI_BASE + slot));
+        assert_eq!(b.q.stats().aborts, 1, "one ABORT per exchange");
+        let mut w = Wcqe::new(
+            slot,
+            wcqe_status::LOCAL_REJECT,
+            0,
+            local_reject::ABORT_REQUESTED.into(),
+            true,
+        );
+        w.set_xb(true);
+        b.wcqe(w);
+        b.wcqe(Wcqe::new(ABORT_REQUEST_TAG, 0, 0, 0, true));
+        let done = b.poll();
+        assert_eq!(done.len(), 1);
+        assert_eq!((done[0].tag, done[0].status), (9, FcpStatus::Aborted));
+        assert_eq!(
+            b.slot(slot),
+            SlotState::XbWait,
+            "XRI held until XRI-aborted"
+        );
+        let free = b.q.rings.as_ref().unwrap().free.len();
+        let mut x = XriAbortedCqe::default();
+        x.set_xri((XRI_BASE + slot).into());
+        x.set_code(cqe_code::XRI_ABORTED.into());
+        let mut raw = [0u8; 16];
+        raw.copy_from_slice(x.as_bytes());
+        b.post_cqe(raw);
+        assert!(b.poll().is_empty());
+        assert_eq!(b.slot(slot), SlotState::Free);
+        assert_eq!(b.q.rings.as_ref().unwrap().free.len(), free + 1);
+        assert_eq!(b.q.stats().bad_xri, 0);
+    }
+
+    #[test]
+    fn drop_returns_the_pair_and_a_reset_fails_what_was_outstanding() {
+        let mut b = bench();
+        let iu = [0u8; CMD_IU_LEN];
+        b.q.submit(&req(1, IoDir::None, &iu, &[])).unwrap();
+        b.q.submit(&req(2, IoDir::None, &iu, &[])).unwrap();
+        b.alive.store(false, Ordering::Release);
+        assert_eq!(
+            b.q.submit(&req(3, IoDir::None, &iu, &[])),
+            Err(SubmitError::Failed)
+        );
+        let mut done = b.poll();
+        done.sort_by_key(|d| d.tag);
+        assert_eq!(
+            done.iter().map(|d| (d.tag, d.status)).collect::<Vec<_>>(),
+            vec![
+                (1, FcpStatus::TransportError),
+                (2, FcpStatus::TransportError)
+            ]
+        );
+        assert!(b.poll().is_empty(), "failed once");
+        drop(b.q);
+        assert!(
+            b.home.lock().unwrap().is_empty(),
+            "a dead pair is not reused"
+        );
+
+        let mut b = bench();
+        b.q.submit(&req(1, IoDir::None, &iu, &[])).unwrap();
+        let Bench {
+            q, home, wq_mem, ..
+        } = b;
+        let slot = {
+            let r = q.rings.as_ref().unwrap();
+            let mut w = [0u8; WQE_LEN];
+            r.arena.read(&wq_mem, 0, &mut w).unwrap();
+            Wqe::from_prefix(&w).unwrap().request_tag() as usize
+        };
+        drop(q);
+        let pool = home.lock().unwrap();
+        assert_eq!(pool.len(), 1, "the pair went home");
+        assert_eq!(pool[0].slots[slot].state, SlotState::Orphan);
+        assert_eq!(pool[0].stats.aborts, 1, "outstanding exchanges are aborted");
+    }
 
     #[test]
     fn fcp_wqe_fields() {

@@ -276,7 +276,19 @@ impl WorkQueue {
 
     /// Writes `wqe` (with WQEC set) into the next slot without ringing the
     /// doorbell; returns the slot's ring index for [`Self::ring`].
-    pub fn write(&mut self, arena: &DmaArena, mut wqe: Wqe) -> Result<u32, HbaError> {
+    pub fn write(&mut self, arena: &DmaArena, wqe: Wqe) -> Result<u32, HbaError> {
+        self.write_entry(arena, wqe, |_| true)
+    }
+
+    /// [`Self::write`], with WQEC set only when `wqec(ring index)` says so:
+    /// a release CQE frees every entry up to its index, so one every few
+    /// entries keeps the free count close enough.
+    pub fn write_entry(
+        &mut self,
+        arena: &DmaArena,
+        mut wqe: Wqe,
+        wqec: impl FnOnce(u32) -> bool,
+    ) -> Result<u32, HbaError> {
         if self.is_full() {
             return Err(HbaError::Exhausted {
                 device: arena.device_name().to_owned(),
@@ -284,7 +296,7 @@ impl WorkQueue {
             });
         }
         let index = (self.producer % u64::from(self.entries)) as u32;
-        wqe.set_wqec(true);
+        wqe.set_wqec(wqec(index));
         arena.write(&self.region, index as usize * WQE_LEN, wqe.as_bytes())?;
         self.producer += 1;
         Ok(index)
