@@ -564,8 +564,11 @@ impl HwQueue for HbaQueue {
         if self.pending == 0 {
             return;
         }
-        if let Some(r) = self.rings.as_mut() {
-            r.wq.ring(self.first_pending, self.pending as u8);
+        // After a reset the ids may name another port incarnation's queues.
+        if self.alive() {
+            if let Some(r) = self.rings.as_mut() {
+                r.wq.ring(self.first_pending, self.pending as u8);
+            }
         }
         self.pending = 0;
     }
