@@ -156,5 +156,7 @@ fn e2e_io_smoke_write_then_read_back() {
         "queue pairs not returned: {} free",
         lldd.free_io_queues()
     );
+    // Shutdown destroys the idle pairs' WQs and CQs through the mailbox.
     rig.hba.shutdown().unwrap();
+    assert_eq!(rig.faults.stats().mailbox_errors, 0);
 }

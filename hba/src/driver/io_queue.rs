@@ -765,6 +765,25 @@ pub(crate) fn create_io_rings(
     Ok(out)
 }
 
+/// Destroys the WQ and CQ of idle pairs (best effort, WQ before its CQ; the
+/// first failure is returned after all were tried).
+pub(crate) fn destroy_io_rings(
+    port: &mut super::port::Port,
+    rings: Vec<IoRings>,
+) -> Result<(), HbaError> {
+    use crate::sli4::cmds::queue_destroy::{DestroyQueue, QueueKind as K};
+    let mut first = None;
+    for r in &rings {
+        for (k, id) in [(K::Wq, r.wq.id), (K::Cq, r.cq.id)] {
+            if let Err(e) = port.mbox(&DestroyQueue::mqe(k, id)) {
+                log::warn!("{}: destroying I/O {} {id}: {e}", port.name, k.name());
+                first.get_or_insert(e);
+            }
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

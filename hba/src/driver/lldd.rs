@@ -84,19 +84,20 @@ impl HbaLldd {
     /// the previous one (a reset lost them) are retired: queues still lent
     /// out fail what they had and refuse new exchanges.
     pub(crate) fn install_io(&self, rings: Vec<IoRings>) {
-        self.retire_io();
+        drop(self.retire_io());
         let alive = Arc::new(AtomicBool::new(true));
         *self.io_alive.lock().unwrap_or_else(|p| p.into_inner()) = alive;
         *self.io.lock().unwrap_or_else(|p| p.into_inner()) = rings;
     }
 
-    /// The port is gone (reset, failure, shutdown): retires every pair.
-    pub(crate) fn retire_io(&self) {
+    /// The port is going or gone (reset, failure, shutdown): retires every
+    /// pair and returns those not lent out, for a shutdown to destroy.
+    pub(crate) fn retire_io(&self) -> Vec<IoRings> {
         self.io_alive
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .store(false, Ordering::Release);
-        self.io.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        std::mem::take(&mut *self.io.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// FCP queue pairs not lent out.

@@ -572,7 +572,8 @@ impl Hba {
         self.login_pending = false;
         self.port = None;
         if let Some(reg) = &self.reg {
-            reg.lldd.retire_io();
+            // The port is gone: nothing to destroy.
+            drop(reg.lldd.retire_io());
         }
         if recover {
             self.state = HbaState::Recovering;

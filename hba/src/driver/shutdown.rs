@@ -64,7 +64,19 @@ impl Hba {
                 }
             }
         }
+        // I/O queues lent out stop using the rings now; the idle ones are
+        // destroyed with the rest (the lent ones go with the next reset).
+        let idle_io = self
+            .reg
+            .as_ref()
+            .map(|r| r.lldd.retire_io())
+            .unwrap_or_default();
         if alive {
+            if let Some(port) = self.port.as_mut() {
+                if let Err(e) = super::io_queue::destroy_io_rings(port, idle_io) {
+                    first.get_or_insert(e);
+                }
+            }
             if let Err(e) = self.logout_all() {
                 first.get_or_insert(e);
             }
@@ -86,9 +98,6 @@ impl Hba {
         }
         self.nodes.clear();
         self.fabric = None;
-        if let Some(reg) = &self.reg {
-            reg.lldd.retire_io();
-        }
         self.port = None;
         self.state = HbaState::Shutdown;
         first.map_or(Ok(()), Err)
