@@ -13,13 +13,15 @@
 //! | `discovery` | GID_FT, per-target PLOGI/REG_RPI/PRLI, remote-port registration, link down |
 //! | `unsolicited` | RSCN, LOGO, PLOGI, PRLI received from the fabric or a target |
 //! | [`lldd`], `ls` | [`HbaLldd`], the transport's view of the driver; NVMe LS requests |
+//! | `io_queue` | FCP I/O queue pairs (issue 5): per-queue WQ/CQ and XRI range, [`HbaQueue`] |
+//! | `dma_buffer` | [`HbaDmaBuffer`], device-visible memory lent through `Lldd::alloc_dma` |
 //! | `shutdown` | orderly shutdown and the dead-device fast path |
 //!
 //! Everything is polled: [`Hba::poll`] checks the port status, drains the
 //! queues, and runs what the events ask for. Mailbox commands and login
 //! exchanges are waited for inside `poll` with bounds (the management path is
-//! sequential, as in OCS's polled mode); FCP I/O (issue 5) will run on its own
-//! queues and threads and never waits here.
+//! sequential, as in OCS's polled mode); FCP I/O runs on its own queue pairs,
+//! polled by the threads that own them, and never waits here.
 //!
 //! Against the emulated Lancer G7 and fabric, on a manual clock:
 //!
