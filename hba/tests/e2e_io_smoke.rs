@@ -30,11 +30,11 @@ fn rig() -> Rig {
     rig
 }
 
-fn connect(rig: &mut Rig) -> Controller<HbaLldd> {
+fn connect(rig: &mut Rig, io_queues: u16) -> Controller<HbaLldd> {
     let t = &rig.fabric.config().target_ports[0];
     let (nn, pn) = rig.hba.names();
     let opts = format!(
-        "traddr=nn-{}:pn-{},host_traddr=nn-{nn}:pn-{pn},nqn={},nr_io_queues=1,queue_size=32",
+        "traddr=nn-{}:pn-{},host_traddr=nn-{nn}:pn-{pn},nqn={},nr_io_queues={io_queues},queue_size=32",
         t.addr.wwnn, t.addr.wwpn, t.subsystems[0].nqn
     );
     let c = rig
@@ -55,7 +55,7 @@ fn pattern(block: usize) -> Vec<u8> {
 #[test]
 fn e2e_io_smoke_write_then_read_back() {
     let mut rig = rig();
-    let c = connect(&mut rig);
+    let c = connect(&mut rig, 1);
     let ns = c.namespaces().into_iter().next().expect("a namespace");
     assert_eq!(ns.lba_size() as usize, BLOCK);
     let lldd = rig.hba.lldd().unwrap();
@@ -147,10 +147,10 @@ fn e2e_io_smoke_write_then_read_back() {
 
     // Admin and I/O queue lent out; both come back after the controller
     // is deleted and the queue pair dropped.
-    assert_eq!(lldd.free_io_queues(), 2);
+    let all = lldd.free_io_queues() + 2;
     drop(qp);
     c.delete().unwrap();
-    let back = rig.poll_until(100, |_| lldd.free_io_queues() == 4);
+    let back = rig.poll_until(100, |_| lldd.free_io_queues() == all);
     assert!(
         back,
         "queue pairs not returned: {} free",
@@ -159,4 +159,75 @@ fn e2e_io_smoke_write_then_read_back() {
     // Shutdown destroys the idle pairs' WQs and CQs through the mailbox.
     rig.hba.shutdown().unwrap();
     assert_eq!(rig.faults.stats().mailbox_errors, 0);
+}
+
+/// Four I/O queue pairs, each owned and polled by its own thread: verified
+/// writes then reads, each thread on its own LBAs.
+#[test]
+fn e2e_io_smoke_four_queue_pairs_on_four_threads() {
+    const THREADS: usize = 4;
+    let mut rig = rig();
+    let c = connect(&mut rig, THREADS as u16);
+    assert_eq!(c.stats().unwrap().io_queues, THREADS as u16);
+    let ns = c.namespaces().into_iter().next().expect("a namespace");
+    let lldd = rig.hba.lldd().unwrap();
+    let qps: Vec<_> = (0..THREADS).map(|_| c.alloc_io_qpair().unwrap()).collect();
+    std::thread::scope(|s| {
+        for (t, mut qp) in qps.into_iter().enumerate() {
+            let ns = ns.clone();
+            let mut wbuf = lldd.alloc_buffer(BLOCK * BLOCKS).unwrap();
+            let rbuf = lldd.alloc_buffer(BLOCK * BLOCKS).unwrap();
+            s.spawn(move || {
+                let lba = |b: usize| (1000 * (t + 1) + b) as u64;
+                let reap = |qp: &mut ufc_transport::IoQpair<_>| {
+                    let mut done: Vec<IoCompletion> = Vec::new();
+                    for _ in 0..100_000 {
+                        qp.poll(64, |d| done.push(d));
+                        if done.len() == BLOCKS {
+                            break;
+                        }
+                        std::thread::yield_now();
+                    }
+                    assert_eq!(done.len(), BLOCKS, "thread {t}: {done:?}");
+                    assert!(done.iter().all(|d| d.status.is_success()), "{done:?}");
+                };
+                for b in 0..BLOCKS {
+                    wbuf.write(b * BLOCK, &pattern(t * BLOCKS + b));
+                    let sge = Sge {
+                        iova: wbuf.iova() + (b * BLOCK) as u64,
+                        len: BLOCK as u32,
+                    };
+                    qp.submit_write(&ns, lba(b), 1, &[sge], b as u64).unwrap();
+                }
+                qp.flush();
+                reap(&mut qp);
+                for b in 0..BLOCKS {
+                    let sge = Sge {
+                        iova: rbuf.iova() + (b * BLOCK) as u64,
+                        len: BLOCK as u32,
+                    };
+                    qp.submit_read(&ns, lba(b), 1, &[sge], b as u64).unwrap();
+                }
+                qp.flush();
+                reap(&mut qp);
+                for b in 0..BLOCKS {
+                    let mut got = vec![0u8; BLOCK];
+                    rbuf.read(b * BLOCK, &mut got);
+                    assert_eq!(got, pattern(t * BLOCKS + b), "thread {t} block {b}");
+                }
+            });
+        }
+    });
+    let s = rig.faults.stats();
+    assert_eq!(
+        (
+            s.mailbox_errors,
+            s.doorbell_errors,
+            s.dma_errors,
+            s.cq_overflows
+        ),
+        (0, 0, 0, 0),
+        "{s:?}"
+    );
+    rig.hba.shutdown().unwrap();
 }

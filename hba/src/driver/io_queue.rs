@@ -32,8 +32,11 @@ use crate::sli4::cqe::{local_reject, wcqe_status, CqeKind, Wcqe, WqeReleaseCqe, 
 use crate::sli4::sge::{Bde, Sge, SGE_LEN};
 use crate::sli4::wqe::{abort_criteria, Abort, FcpIo, FcpKind, Wqe, WQE_LEN};
 
-/// Queue pairs created at bring-up (an admin and an I/O queue per controller).
-pub(crate) const IO_QUEUE_PAIRS: u16 = 4;
+/// I/O queues a controller may have (the template's `max_hw_queues`).
+pub(crate) const MAX_HW_QUEUES: u16 = 4;
+/// Queue pairs created at bring-up: the admin and I/O queues of two
+/// controllers at the full count.
+pub(crate) const IO_QUEUE_PAIRS: u16 = 2 * (MAX_HW_QUEUES + 1);
 /// Exchanges (XRIs) of one pair.
 pub(crate) const IO_XRIS: u16 = 64;
 /// Entries of an I/O WQ (4 pages).

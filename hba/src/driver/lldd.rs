@@ -15,7 +15,7 @@ use ufc_transport::lldd::{
 };
 
 use super::dma_buffer::{DmaSource, HbaDmaBuffer};
-use super::io_queue::{HbaQueue, IoRings, MAX_DATA_SGES};
+use super::io_queue::{HbaQueue, IoRings, MAX_DATA_SGES, MAX_HW_QUEUES};
 use ufc_transport::lldd::DmaBuffer;
 
 /// Delete callbacks seen so far.
@@ -158,7 +158,7 @@ impl Lldd for HbaLldd {
 
     fn limits(&self) -> Limits {
         Limits {
-            max_hw_queues: 1,
+            max_hw_queues: MAX_HW_QUEUES,
             max_sgl_segments: MAX_DATA_SGES as u16,
             max_dif_sgl_segments: 1,
             dma_boundary: 0xFFFF_FFFF,
