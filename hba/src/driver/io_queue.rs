@@ -34,16 +34,15 @@ use crate::sli4::wqe::{abort_criteria, Abort, FcpIo, FcpKind, Wqe, WQE_LEN};
 
 /// I/O queues a controller may have (the template's `max_hw_queues`).
 pub(crate) const MAX_HW_QUEUES: u16 = 4;
-/// Queue pairs created at bring-up: the admin and I/O queues of two
-/// controllers at the full count.
-pub(crate) const IO_QUEUE_PAIRS: u16 = 2 * (MAX_HW_QUEUES + 1);
-/// Exchanges (XRIs) of one pair.
-pub(crate) const IO_XRIS: u16 = 64;
-/// Entries of an I/O WQ (4 pages).
-const IO_WQ_ENTRIES: usize = 256;
+/// Exchanges (XRIs) of one pair at most: every exchange and an ABORT for
+/// each fit the WQ with the WQEC lag to spare.
+pub const MAX_IO_XRIS: u16 = ((IO_WQ_ENTRIES - WQEC_EVERY as usize) / 2) as u16;
+/// Entries of an I/O WQ (8 pages).
+const IO_WQ_ENTRIES: usize = 512;
 /// Entries of an I/O CQ (4 pages): room for a WCQE, a release CQE and an
 /// XRI-aborted CQE of every exchange and every abort.
 const IO_CQ_ENTRIES: usize = 1024;
+const _: () = assert!(IO_CQ_ENTRIES >= 4 * MAX_IO_XRIS as usize);
 /// Data segments per exchange (the template's `max_sgl_segments`).
 pub(crate) const MAX_DATA_SGES: usize = 64;
 /// One XRI's SGL: CMD IU, RSP buffer, data.
@@ -62,7 +61,6 @@ const MAX_BATCH: u16 = 255;
 /// most `WQEC_EVERY - 1` unreleased entries fits the ring, which holds far
 /// more than the exchanges plus their aborts.
 const WQEC_EVERY: u32 = 16;
-const _: () = assert!(IO_WQ_ENTRIES >= 2 * IO_XRIS as usize + WQEC_EVERY as usize);
 
 /// Device input an I/O queue refused or could not use, and its own events.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -143,24 +141,24 @@ pub(crate) struct IoMemory {
 }
 
 impl IoMemory {
-    /// Carves one pair's memory: rings and `IO_XRIS` exchanges from `xri_base`.
+    /// Carves one pair's memory: rings and `xris` exchanges from `xri_base`.
     pub fn new(
         device: &Device,
         xri_base: u16,
+        xris: u16,
         hugepages: HugePages,
         iova: &Arc<IovaAllocator>,
     ) -> Result<IoMemory, HbaError> {
+        let xris = xris.min(MAX_IO_XRIS);
         let per_xri = SGL_LEN + IU_LEN + RSP_LEN + 3 * 64;
-        let len = (IO_WQ_ENTRIES * WQE_LEN
-            + IO_CQ_ENTRIES * 16
-            + usize::from(IO_XRIS) * per_xri
-            + 2 * PAGE)
-            .next_multiple_of(PAGE);
+        let len =
+            (IO_WQ_ENTRIES * WQE_LEN + IO_CQ_ENTRIES * 16 + usize::from(xris) * per_xri + 2 * PAGE)
+                .next_multiple_of(PAGE);
         let mut arena = DmaArena::new(device, len, hugepages, iova)?;
         let wq_mem = arena.alloc(IO_WQ_ENTRIES * WQE_LEN, PAGE, "DMA memory for I/O WQs")?;
         let cq_mem = arena.alloc(IO_CQ_ENTRIES * 16, PAGE, "DMA memory for I/O CQs")?;
-        let mut slots = Vec::with_capacity(IO_XRIS.into());
-        for i in 0..IO_XRIS {
+        let mut slots = Vec::with_capacity(xris.into());
+        for i in 0..xris {
             slots.push(Slot {
                 xri: xri_base.wrapping_add(i),
                 sgl: arena.alloc(SGL_LEN, 64, "DMA memory for I/O SGLs")?,
@@ -693,10 +691,10 @@ pub(crate) struct IoCreate {
     pub autovalid_cq: bool,
 }
 
-/// Creates up to [`IO_QUEUE_PAIRS`] I/O queue pairs through the MQ (§3.5,
+/// Creates up to `io_queue_pairs` I/O queue pairs through the MQ (§3.5,
 /// §5.7): per pair a CQ on the port's EQ, a WQ completing to it, and the
-/// SGLs of its own XRI range (after the ELS XRIs) posted once. Fewer pairs
-/// when READ_CONFIG gave fewer XRIs.
+/// SGLs of its own range of `io_xris` XRIs (after the ELS XRIs) posted
+/// once. Fewer pairs when READ_CONFIG gave fewer XRIs.
 pub(crate) fn create_io_rings(
     port: &mut super::port::Port,
     device: &Device,
@@ -710,11 +708,12 @@ pub(crate) fn create_io_rings(
     use crate::sli4::sli_config::embedded_response;
 
     let els = port.cfg.els_xris;
-    let spare = port.res.xri_count.saturating_sub(els) / IO_XRIS;
-    let pairs = IO_QUEUE_PAIRS.min(spare);
-    if pairs < IO_QUEUE_PAIRS {
+    let (want, xris) = (port.cfg.io_queue_pairs, port.cfg.io_xris.min(MAX_IO_XRIS));
+    let spare = port.res.xri_count.saturating_sub(els) / xris.max(1);
+    let pairs = want.min(spare);
+    if pairs < want {
         log::warn!(
-            "{}: {} XRIs leave room for {pairs} of {IO_QUEUE_PAIRS} FCP queue pairs",
+            "{}: {} XRIs leave room for {pairs} of {want} FCP queue pairs of {xris} XRIs",
             port.name,
             port.res.xri_count
         );
@@ -725,8 +724,8 @@ pub(crate) fn create_io_rings(
     };
     let mut out = Vec::with_capacity(pairs.into());
     for k in 0..pairs {
-        let xri_base = port.res.xri_base + els + k * IO_XRIS;
-        let mem = IoMemory::new(device, xri_base, port.cfg.hugepages, &port.cfg.iova)?;
+        let xri_base = port.res.xri_base + els + k * xris;
+        let mem = IoMemory::new(device, xri_base, xris, port.cfg.hugepages, &port.cfg.iova)?;
         let (cq_pages, wq_pages) = mem.ring_pages();
         let (cq_entries, wq_entries) = IoMemory::ring_entries();
         let m = CreateCq::new(&cq_pages, cq_entries, c.eq_id, c.autovalid_cq)
@@ -760,7 +759,7 @@ pub(crate) fn create_io_rings(
             c.if_type,
         );
         log::info!(
-            "{}: FCP queue pair {k}: WQ {wq_id} CQ {cq_id} XRIs {xri_base:#x}+{IO_XRIS}",
+            "{}: FCP queue pair {k}: WQ {wq_id} CQ {cq_id} XRIs {xri_base:#x}+{xris}",
             port.name
         );
         out.push(mem.into_rings(device.clone(), wq, cq));
@@ -817,7 +816,7 @@ mod tests {
             writes: Arc::clone(&writes),
         });
         let iova = Arc::new(IovaAllocator::default());
-        let mem = IoMemory::new(&dev, XRI_BASE, HugePages::Never, &iova).unwrap();
+        let mem = IoMemory::new(&dev, XRI_BASE, 64, HugePages::Never, &iova).unwrap();
         let (cq_mem, wq_mem) = (mem.cq_mem, mem.wq_mem);
         let wq = WorkQueue::new(3, wq_mem, dev.doorbell(0, 0x120).unwrap(), IfType::If2);
         let cq = CompletionQueue::new(

@@ -95,7 +95,7 @@ use ufc_vfio::Device;
 pub use bringup::{identify, Identity};
 pub use dma_buffer::HbaDmaBuffer;
 pub use error::HbaError;
-pub use io_queue::{HbaQueue, IoQueueStats};
+pub use io_queue::{HbaQueue, IoQueueStats, MAX_IO_XRIS};
 pub use lldd::HbaLldd;
 pub use port::DeviceInputErrors;
 pub use wait::IdleHook;
@@ -127,6 +127,12 @@ pub struct HbaConfig {
     pub els_xris: u16,
     /// Entries of each RQ of the header/data pair.
     pub rq_entries: u16,
+    /// FCP I/O queue pairs (WQ + CQ) created at bring-up; each transport
+    /// hardware queue (admin or I/O, of any controller) takes one.
+    pub io_queue_pairs: u16,
+    /// Exchanges (XRIs) of each I/O queue pair: the deepest queue it serves
+    /// without `Busy` (1..=[`MAX_IO_XRIS`]).
+    pub io_xris: u16,
     /// WWNN/WWPN to use instead of the port's (READ_SPARM64).
     pub names: Option<(Wwn, Wwn)>,
     /// dev_loss_tmo given to the transport for each remote port.
@@ -141,6 +147,8 @@ impl std::fmt::Debug for HbaConfig {
             .field("els_timeout", &self.els_timeout)
             .field("els_xris", &self.els_xris)
             .field("rq_entries", &self.rq_entries)
+            .field("io_queue_pairs", &self.io_queue_pairs)
+            .field("io_xris", &self.io_xris)
             .finish_non_exhaustive()
     }
 }
@@ -151,6 +159,12 @@ impl HbaConfig {
         let bad = |what: String| Err(HbaError::InvalidConfig(what));
         if !(1..=256).contains(&self.els_xris) {
             return bad(format!("els_xris {} (1..=256)", self.els_xris));
+        }
+        if self.io_queue_pairs > 64 {
+            return bad(format!("io_queue_pairs {} (0..=64)", self.io_queue_pairs));
+        }
+        if !(1..=MAX_IO_XRIS).contains(&self.io_xris) {
+            return bad(format!("io_xris {} (1..={MAX_IO_XRIS})", self.io_xris));
         }
         // Eight 4 KiB pages of 8-byte RQEs at most; two at least (one stays empty).
         if !(2..=4096).contains(&self.rq_entries) {
@@ -182,6 +196,9 @@ impl Default for HbaConfig {
             hugepages: HugePages::Never,
             els_xris: 32,
             rq_entries: 128,
+            // Admin + 4 I/O queues of one controller, and a spare.
+            io_queue_pairs: 6,
+            io_xris: 128,
             names: None,
             dev_loss_tmo: None,
         }
