@@ -811,12 +811,16 @@ mod tests {
     const RPI: u16 = 0x22;
 
     fn bench() -> Bench {
+        bench_with(64)
+    }
+
+    fn bench_with(xris: u16) -> Bench {
         let writes = Arc::new(Mutex::new(Vec::new()));
         let dev = Device::from_model(Fake {
             writes: Arc::clone(&writes),
         });
         let iova = Arc::new(IovaAllocator::default());
-        let mem = IoMemory::new(&dev, XRI_BASE, 64, HugePages::Never, &iova).unwrap();
+        let mem = IoMemory::new(&dev, XRI_BASE, xris, HugePages::Never, &iova).unwrap();
         let (cq_mem, wq_mem) = (mem.cq_mem, mem.wq_mem);
         let wq = WorkQueue::new(3, wq_mem, dev.doorbell(0, 0x120).unwrap(), IfType::If2);
         let cq = CompletionQueue::new(
@@ -1026,6 +1030,23 @@ mod tests {
         );
         // The tags are free again.
         b.q.submit(&req(0, IoDir::None, &iu, &[])).unwrap();
+    }
+
+    #[test]
+    fn out_of_exchanges_is_busy_until_a_completion() {
+        let mut b = bench_with(2);
+        let iu = [0u8; CMD_IU_LEN];
+        b.q.submit(&req(0, IoDir::None, &iu, &[])).unwrap();
+        b.q.submit(&req(1, IoDir::None, &iu, &[])).unwrap();
+        assert_eq!(
+            b.q.submit(&req(2, IoDir::None, &iu, &[])),
+            Err(SubmitError::Busy)
+        );
+        b.q.flush();
+        let slot = b.wqe(0).request_tag() as u16;
+        b.wcqe(Wcqe::new(slot, 0, 0, 0, true));
+        assert_eq!(b.poll().len(), 1);
+        b.q.submit(&req(2, IoDir::None, &iu, &[])).unwrap();
     }
 
     #[test]
