@@ -108,6 +108,8 @@ struct Slot {
     iu: Region,
     rsp: Region,
     state: SlotState,
+    /// The XRI-aborted CQE came before the WCQE with XB.
+    xri_aborted_early: bool,
 }
 
 /// The hardware side of one I/O queue pair: rings, exchanges, DMA memory.
@@ -165,6 +167,7 @@ impl IoMemory {
                 iu: arena.alloc(IU_LEN, 64, "DMA memory for CMD IUs")?,
                 rsp: arena.alloc(RSP_LEN, 64, "DMA memory for RSP buffers")?,
                 state: SlotState::Free,
+                xri_aborted_early: false,
             });
         }
         arena.zero(&wq_mem)?;
@@ -336,7 +339,7 @@ impl IoRings {
             self.stats.bad_tag += 1;
             return None;
         };
-        let after = if w.xb() {
+        let after = if w.xb() && !s.xri_aborted_early {
             SlotState::XbWait
         } else {
             SlotState::Free
@@ -345,6 +348,7 @@ impl IoRings {
             SlotState::Busy { tag: t, len, .. } => (t, len),
             SlotState::Orphan => {
                 s.state = after;
+                s.xri_aborted_early = false;
                 if after == SlotState::Free {
                     self.free.push(tag);
                 }
@@ -371,6 +375,7 @@ impl IoRings {
             (status, rsp_len) = (FcpStatus::TransportError, 0);
         }
         s.state = after;
+        s.xri_aborted_early = false;
         if after == SlotState::Free {
             self.free.push(tag);
         }
@@ -400,8 +405,11 @@ impl IoRings {
                 s.state = SlotState::Free;
                 self.free.push(i);
             }
-            // Busy or orphaned: the WCQE (with XB) still follows and parks it.
-            Some((_, s)) if matches!(s.state, SlotState::Busy { .. } | SlotState::Orphan) => {}
+            // Busy or orphaned: the WCQE (with XB) still follows and must
+            // not park the XRI then.
+            Some((_, s)) if matches!(s.state, SlotState::Busy { .. } | SlotState::Orphan) => {
+                s.xri_aborted_early = true;
+            }
             _ => self.stats.bad_xri += 1,
         }
     }
@@ -618,8 +626,9 @@ impl HwQueue for HbaQueue {
         // The emulated port runs here; a no-op on hardware.
         r.device.poll_model();
         let mut n = 0;
-        let mut seen = false;
-        while n < budget {
+        let mut seen = 0usize;
+        // A device that keeps writing entries cannot hold the thread here.
+        while n < budget && seen < IO_CQ_ENTRIES {
             let c = match r.cq.next(&r.arena) {
                 Ok(Some(c)) => c,
                 Ok(None) => break,
@@ -628,7 +637,7 @@ impl HwQueue for HbaQueue {
                     break;
                 }
             };
-            seen = true;
+            seen += 1;
             match c.kind(false) {
                 CqeKind::Wcqe => {
                     let w: Wcqe = c.into();
@@ -642,7 +651,7 @@ impl HwQueue for HbaQueue {
                 _ => r.stats.unknown_cqe += 1,
             }
         }
-        if seen {
+        if seen > 0 {
             r.cq.release();
         }
         n
@@ -1030,6 +1039,28 @@ mod tests {
         );
         // The tags are free again.
         b.q.submit(&req(0, IoDir::None, &iu, &[])).unwrap();
+    }
+
+    #[test]
+    fn xri_aborted_before_the_wcqe_frees_the_xri() {
+        let mut b = bench();
+        let iu = [0u8; CMD_IU_LEN];
+        b.q.submit(&req(4, IoDir::None, &iu, &[])).unwrap();
+        b.q.flush();
+        let slot = b.wqe(0).request_tag() as u16;
+        let mut x = XriAbortedCqe::default();
+        x.set_xri((XRI_BASE + slot).into());
+        x.set_code(cqe_code::XRI_ABORTED.into());
+        let mut raw = [0u8; 16];
+        raw.copy_from_slice(x.as_bytes());
+        b.post_cqe(raw);
+        let mut w = Wcqe::new(slot, wcqe_status::REMOTE_STOP, 0, 0, true);
+        w.set_xb(true);
+        b.wcqe(w);
+        let done = b.poll();
+        assert_eq!((done[0].tag, done[0].status), (4, FcpStatus::Aborted));
+        assert_eq!(b.slot(slot), SlotState::Free);
+        assert_eq!(b.q.stats().bad_xri, 0);
     }
 
     #[test]
