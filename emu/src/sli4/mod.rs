@@ -233,8 +233,12 @@ pub struct Sli4Stats {
     pub mailbox_errors: u64,
     /// WQEs consumed.
     pub wqes: u64,
-    /// WQEs completed with a non-zero status.
+    /// WQEs completed with a non-zero status other than an ERSP.
     pub wqe_errors: u64,
+    /// FCP WQEs completed with an ERSP (WCQE status 0x01, FCP_RSP_FAILURE):
+    /// a normal NVMe/FC response, counted apart so a test can expect zero
+    /// `wqe_errors` during I/O.
+    pub ersps: u64,
     /// DMA accesses outside the driver's memory.
     pub dma_errors: u64,
     /// CQ or EQ entries lost because the queue had no credit, or the queue
@@ -261,6 +265,7 @@ pub(crate) struct Counters {
     pub(crate) mailbox_errors: AtomicU64,
     pub(crate) wqes: AtomicU64,
     pub(crate) wqe_errors: AtomicU64,
+    pub(crate) ersps: AtomicU64,
     pub(crate) dma_errors: AtomicU64,
     pub(crate) cq_overflows: AtomicU64,
     pub(crate) doorbell_errors: AtomicU64,
@@ -283,6 +288,7 @@ impl Counters {
             mailbox_errors: g(&self.mailbox_errors),
             wqes: g(&self.wqes),
             wqe_errors: g(&self.wqe_errors),
+            ersps: g(&self.ersps),
             dma_errors: g(&self.dma_errors),
             cq_overflows: g(&self.cq_overflows),
             doorbell_errors: g(&self.doorbell_errors),

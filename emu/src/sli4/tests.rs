@@ -1048,6 +1048,9 @@ fn nvme_connect_and_identify_through_fcp_wqes() {
     assert_eq!(c.request_tag(), 72);
     assert_eq!(c.status(), u32::from(wcqe_status::FCP_RSP_FAILURE));
     assert_eq!((c.parameter(), c.total_data_placed()), (32, 1024));
+    // An ERSP is a normal response, not a WQE error.
+    let st = h.faults.stats();
+    assert_eq!((st.ersps, st.wqe_errors), (1, 0));
     let e = ErspIu::parse(&h.read(rsp, 32)).unwrap();
     assert_eq!(e.cqe.nvme_status(), NvmeStatus::SUCCESS);
 

@@ -194,10 +194,15 @@ impl Sli4Model {
         }
     }
 
-    /// Posts a WCQE, counting failures.
+    /// Posts a WCQE, counting ERSPs and failures.
     pub(crate) fn complete(&mut self, cq_id: u16, wcqe: Wcqe) {
-        if wcqe.status() != u32::from(wcqe_status::SUCCESS) {
-            bump(&self.counters().wqe_errors);
+        match wcqe.status() {
+            s if s == u32::from(wcqe_status::SUCCESS) => {}
+            // Only FCP WQEs complete with 0x01, and only for a full ERSP.
+            s if s == u32::from(wcqe_status::FCP_RSP_FAILURE) => {
+                bump(&self.counters().ersps);
+            }
+            _ => bump(&self.counters().wqe_errors),
         }
         self.post_cqe(cq_id, entry(&wcqe), "WCQE");
     }

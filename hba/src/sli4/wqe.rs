@@ -511,6 +511,75 @@ impl XmitElsRsp {
     }
 }
 
+/// XMIT_SEQUENCE64 dword 5 flag bits (sli4.md §5.5).
+pub mod xmit_seq {
+    /// Bit 2: SI, transfer sequence initiative.
+    pub const SI: u32 = 1 << 2;
+    /// Bit 3: FT / LA.
+    pub const LA: u32 = 1 << 3;
+    /// Bit 6: XO, exchange originator.
+    pub const XO: u32 = 1 << 6;
+    /// Bit 7: LS, last sequence of the exchange.
+    pub const LS: u32 = 1 << 7;
+}
+
+/// Parameters of an XMIT_SEQUENCE64 answering a received FC-4 request on its
+/// exchange (sli4.md §5.5): the NVMe LS response (R_CTL 0x33, TYPE 0x28) to
+/// an LS the target sent, such as Disconnect Association.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XmitSequence {
+    /// A new XRI from the driver's pool (the responder's RX_ID).
+    pub xri: u16,
+    /// RPI of the remote port (context RPI).
+    pub rpi: u16,
+    /// Request tag.
+    pub request_tag: u16,
+    /// OX_ID of the received request (dword 9 31-16).
+    pub ox_id: u16,
+    /// Remote N_Port ID (dword 3, OCS; LPFC leaves it 0 and relies on the RPI).
+    pub d_id: u32,
+    /// BDE of the sequence payload; its length is the sequence length (dword 12).
+    pub payload: Bde,
+    /// R_CTL of the frame (dword 5 31-24).
+    pub r_ctl: u8,
+    /// TYPE of the frame (dword 5 23-16).
+    pub fc_type: u8,
+    /// [`xmit_seq`] flags (dword 5 7-0); a single-sequence answer sets LS.
+    pub flags: u32,
+}
+
+impl XmitSequence {
+    /// The WQE: command type 0x8, CT=RPI, IOD=0, DBDE=1, LEN_LOC=2 (dword 12).
+    pub fn build(&self) -> Wqe {
+        let mut w = Wqe::common(
+            self.xri,
+            Context::rpi(self.rpi),
+            wqe_cmd::XMIT_SEQUENCE64,
+            self.request_tag,
+            cmd_type::GEN,
+        );
+        w.set_bde(&self.payload);
+        w.dw3.set(self.d_id & 0x00FF_FFFF);
+        w.dw5
+            .set(u32::from(self.r_ctl) << 24 | u32::from(self.fc_type) << 16 | (self.flags & 0xFF));
+        w.set_dw9_hi(self.ox_id.into());
+        w.set_dbde(true);
+        w.set_len_loc(len_loc::DW12);
+        w.dw12.set(self.payload.length());
+        w
+    }
+
+    /// Dword 5 bits 31-24: R_CTL (device model).
+    pub fn r_ctl_of(w: &Wqe) -> u8 {
+        (w.dw5.get() >> 24) as u8
+    }
+
+    /// Dword 5 bits 23-16: TYPE (device model).
+    pub fn fc_type_of(w: &Wqe) -> u8 {
+        (w.dw5.get() >> 16) as u8
+    }
+}
+
 /// The answer an XMIT_BLS_RSP carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlsPayload {
@@ -748,6 +817,41 @@ mod tests {
     fn dw(w: &Wqe, n: usize) -> u32 {
         let b = w.as_bytes();
         u32::from_le_bytes([b[4 * n], b[4 * n + 1], b[4 * n + 2], b[4 * n + 3]])
+    }
+
+    #[test]
+    fn xmit_sequence_ls_rsp_golden() {
+        let w = XmitSequence {
+            xri: 0x21,
+            rpi: 0x42,
+            request_tag: 0x0009,
+            ox_id: 0x1234,
+            d_id: 0x01_0203,
+            payload: Bde::host(0x2_0000_3000, 40),
+            r_ctl: 0x33,
+            fc_type: 0x28,
+            flags: xmit_seq::LS,
+        }
+        .build();
+        assert_eq!(dw(&w, 0), 40);
+        assert_eq!((dw(&w, 1), dw(&w, 2)), (0x3000, 2));
+        assert_eq!(dw(&w, 3), 0x01_0203);
+        assert_eq!(dw(&w, 4), 0);
+        assert_eq!(dw(&w, 5), 0x3328_0080);
+        assert_eq!(dw(&w, 6), 0x0042_0021);
+        // class 3 (2), command 0x82, CT=RPI (0).
+        assert_eq!(dw(&w, 7), 0x0002_8200);
+        assert_eq!(dw(&w, 8), 0);
+        assert_eq!(dw(&w, 9), 0x1234_0009);
+        // DBDE (bit 14), LEN_LOC=2 (bits 8-7), IOD=0.
+        assert_eq!(dw(&w, 10), 1 << 14 | 2 << 7);
+        assert_eq!(dw(&w, 11), 0xFFFF_0008);
+        assert_eq!(dw(&w, 12), 40);
+        assert_eq!((dw(&w, 13), dw(&w, 14), dw(&w, 15)), (0, 0, 0));
+        assert_eq!(
+            (XmitSequence::r_ctl_of(&w), XmitSequence::fc_type_of(&w)),
+            (0x33, 0x28)
+        );
     }
 
     #[test]
