@@ -71,6 +71,7 @@ mod mq;
 mod queues;
 mod regs;
 mod rq;
+mod sequence;
 mod sli_config;
 mod wq;
 

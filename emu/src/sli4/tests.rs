@@ -1122,6 +1122,44 @@ fn nvme_connect_and_identify_through_fcp_wqes() {
         wcqe(&h, &mut s).status(),
         u32::from(wcqe_status::REMOTE_STOP)
     );
+
+    // The target disconnects the association: its LS arrives unsolicited
+    // through the RQ pair (R_CTL 0x32, TYPE 0x28) and XMIT_SEQUENCE64 carries
+    // the LS_ACC back on the same exchange.
+    let tport = h
+        .fabric
+        .target_port(h.fabric.config().target_ports[0].addr.wwpn)
+        .unwrap();
+    assert!(tport.disconnect_association(acc.association_id));
+    h.fabric.poll();
+    h.dev.poll_model();
+    let r = Rcqe::read_from_bytes(&h.next_cqe(&mut s.cq).expect("RCQE")).unwrap();
+    let idx = u64::from(r.rq_element_index());
+    let hdr = h.read(s.hbuf + idx * 128, 24);
+    assert_eq!((hdr[0], hdr[8]), (0x32, 0x28), "R_CTL, TYPE");
+    let ls = h.read(s.dbuf + idx * 2048, r.payload_len() as usize);
+    assert_eq!(ls[0], 0x05, "Disconnect Association");
+    let ox_id = u16::from_be_bytes([hdr[16], hdr[17]]);
+    let rsp = ufc_transport::wire::ls::encode_disconnect_assoc_acc();
+    let (xri, at, _) = h.stage(&s, 8, &rsp);
+    let w = ufc_hba::sli4::wqe::XmitSequence {
+        xri,
+        rpi: TARGET_RPI,
+        request_tag: 78,
+        ox_id,
+        d_id: 0,
+        payload: Bde::host(at, rsp.len() as u32),
+        r_ctl: 0x33,
+        fc_type: 0x28,
+        flags: ufc_hba::sli4::wqe::xmit_seq::LS,
+    }
+    .build();
+    h.post_wqe(&mut s, &w);
+    let c = wcqe(&h, &mut s);
+    assert_eq!((c.request_tag(), c.status()), (78, 0));
+    let got = tport.ls_responses();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].1, rsp);
 }
 
 proptest! {
@@ -1132,12 +1170,12 @@ proptest! {
     #[test]
     fn structured_wqes_never_panic(
         wqes in proptest::collection::vec(
-            (0usize..8, 0u16..12, proptest::collection::vec(any::<u32>(), 16)),
+            (0usize..9, 0u16..12, proptest::collection::vec(any::<u32>(), 16)),
             1..8,
         ),
     ) {
         let (h, mut s) = logged_in(Generation::G6);
-        let cmds = [0x8A_u32, 0xC2, 0x95, 0x97, 0x0F, 0x98, 0x9A, 0x9C];
+        let cmds = [0x8A_u32, 0xC2, 0x95, 0x97, 0x0F, 0x98, 0x9A, 0x9C, 0x82];
         for (c, xri, dws) in &wqes {
             let mut w = Wqe::default();
             for (i, d) in dws.iter().enumerate() {

@@ -6,7 +6,8 @@
 //! SGE 1.. of the XRI's SGL, WCQE with the length placed and, for an ELS,
 //! the response's D_ID in dword 2 — our N_Port ID after FLOGI), on timeout
 //! (local reject 0x02), on link down (local reject 0x1A) or by ABORT.
-//! Responses (XMIT_ELS_RSP64, XMIT_BLS_RSP) are sent and complete at once.
+//! Responses (XMIT_ELS_RSP64, XMIT_BLS_RSP, XMIT_SEQUENCE64 in `sequence`)
+//! are sent and complete at once.
 //!
 //! FCP_IREAD64/IWRITE64/ICMND64 with the NVMe flag run at exchange level
 //! against the target model (`fcp`).
@@ -113,7 +114,7 @@ pub(crate) fn reject(reason: u8) -> Outcome {
     ))
 }
 
-fn success(placed: u32, parameter: u32) -> Outcome {
+pub(crate) fn success(placed: u32, parameter: u32) -> Outcome {
     Outcome::Done(Wcqe::new(0, wcqe_status::SUCCESS, placed, parameter, true))
 }
 
@@ -214,6 +215,7 @@ impl Sli4Model {
             wqe_cmd::GEN_REQUEST64 => self.gen_request(wq_id, cq_id, w),
             wqe_cmd::XMIT_ELS_RSP64 => self.xmit_els_rsp(w),
             wqe_cmd::XMIT_BLS_RSP => self.xmit_bls_rsp(w),
+            wqe_cmd::XMIT_SEQUENCE64 => self.xmit_sequence(w),
             wqe_cmd::ABORT => self.abort(w),
             // Issue 5: FC-NVMe I/O against the target (fabric.target_for).
             wqe_cmd::FCP_IREAD64 | wqe_cmd::FCP_IWRITE64 | wqe_cmd::FCP_ICMND64 => {
@@ -265,7 +267,7 @@ impl Sli4Model {
 
     /// The request payload (BDE with DBDE, else SGE 0; `len` bytes) and the
     /// response buffers (SGE 1..).
-    fn request_buffers(&self, w: &Wqe, len: u32) -> Result<(Vec<u8>, Vec<Seg>), u8> {
+    pub(crate) fn request_buffers(&self, w: &Wqe, len: u32) -> Result<(Vec<u8>, Vec<Seg>), u8> {
         let mut sges = Vec::with_capacity(4);
         self.sgl(w, &mut sges)?;
         let (src, cap) = if w.dbde() {
