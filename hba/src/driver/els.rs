@@ -10,7 +10,7 @@ use crate::fc::els::els_cmd;
 use crate::fc::header::{fc_type, r_ctl};
 use crate::fc::ls_rjt::LsRjt;
 use crate::sli4::cqe::{local_reject, wcqe_status};
-use crate::sli4::wqe::{Context, ElsRequest, GenRequest, XmitElsRsp};
+use crate::sli4::wqe::{xmit_seq, Context, ElsRequest, GenRequest, XmitElsRsp, XmitSequence};
 
 /// Where an ELS request goes and in which context (§5.3 table).
 #[derive(Clone, Copy, Debug)]
@@ -294,6 +294,53 @@ impl Port {
             payload: bde,
             s_id: None,
             d_id,
+        }
+        .build();
+        if let Err(e) = self.post_wqe(wqe) {
+            let _ = self.xris.complete(
+                tag,
+                Completion {
+                    status: 0,
+                    parameter: 0,
+                    rsp_len: 0,
+                    xb: false,
+                },
+            );
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Sends `payload` as the one-sequence answer (XMIT_SEQUENCE64, LS set)
+    /// to the exchange `ox_id` that `d_id`, logged in as `rpi`, opened with
+    /// an FC-4 request (§5.5): the response to an NVMe LS a target sent.
+    /// Does not wait for its completion.
+    pub fn sequence_response(
+        &mut self,
+        rpi: u16,
+        d_id: u32,
+        ox_id: u16,
+        (r_ctl, fc_type): (u8, u8),
+        payload: &[u8],
+    ) -> Result<(), HbaError> {
+        let tag = self.xris.take().ok_or(HbaError::Exhausted {
+            device: self.name.clone(),
+            what: "ELS exchanges (XRIs)",
+        })?;
+        // Nobody waits for a response's completion; it frees the exchange.
+        self.xris.detach(tag);
+        let bde = self.xris.prepare(&self.arena, tag, payload, 0)?;
+        let xri = self.xris.get(tag).map_or(0, |x| x.xri);
+        let wqe = XmitSequence {
+            xri,
+            rpi,
+            request_tag: tag,
+            ox_id,
+            d_id,
+            payload: bde,
+            r_ctl,
+            fc_type,
+            flags: xmit_seq::LS,
         }
         .build();
         if let Err(e) = self.post_wqe(wqe) {

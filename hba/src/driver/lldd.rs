@@ -30,6 +30,8 @@ struct Deleted {
 struct LsQueues {
     out: VecDeque<(LocalPortId, LsReq)>,
     done: VecDeque<(LocalPortId, LsEvent)>,
+    /// Answers to received LSs: (port, exchange handle, payload).
+    rsps: VecDeque<(LocalPortId, u64, Vec<u8>)>,
 }
 
 /// Largest LS request the driver sends (one ELS request buffer).
@@ -120,6 +122,30 @@ impl HbaLldd {
         self.ls_lock()
             .done
             .push_back((lport, LsEvent::Done { tag, result }));
+    }
+
+    /// Reports an LS the remote port `rport` sent; the transport answers it
+    /// through [`Lldd::xmt_ls_rsp`] with `xchg`.
+    pub(crate) fn ls_received(
+        &self,
+        lport: LocalPortId,
+        rport: RemotePortId,
+        xchg: u64,
+        payload: Vec<u8>,
+    ) {
+        self.ls_lock().done.push_back((
+            lport,
+            LsEvent::Received {
+                rport,
+                xchg,
+                payload,
+            },
+        ));
+    }
+
+    /// The next answer to a received LS to send: (exchange handle, payload).
+    pub(crate) fn take_ls_response(&self) -> Option<(LocalPortId, u64, Vec<u8>)> {
+        self.ls_lock().rsps.pop_front()
     }
 
     fn lock(&self) -> MutexGuard<'_, Deleted> {
@@ -224,7 +250,21 @@ impl Lldd for HbaLldd {
         }
     }
 
-    fn xmt_ls_rsp(&self, _lport: LocalPortId, _xchg: u64, _payload: &[u8]) {}
+    fn xmt_ls_rsp(&self, lport: LocalPortId, xchg: u64, payload: &[u8]) {
+        // Sent from the driver's poll (XMIT_SEQUENCE64); one request buffer
+        // holds it.
+        if payload.is_empty() || payload.len() > LS_MAX_REQUEST {
+            log::warn!(
+                "{}: LS response of {} bytes for exchange {xchg:#x} dropped (1..={LS_MAX_REQUEST} supported)",
+                self.name,
+                payload.len()
+            );
+            return;
+        }
+        self.ls_lock()
+            .rsps
+            .push_back((lport, xchg, payload.to_vec()));
+    }
 
     fn poll_ls(&self, lport: LocalPortId, sink: &mut dyn FnMut(LsEvent)) {
         let mine: Vec<LsEvent> = {

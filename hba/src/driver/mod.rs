@@ -283,6 +283,12 @@ pub struct HbaStats {
     pub rport_deletes: u64,
     /// Unsolicited frames handled.
     pub unsolicited: u64,
+    /// NVMe LSs from targets handed to the transport (Disconnect Association).
+    pub ls_received: u64,
+    /// NVMe LSs from unknown senders or of unusable length, dropped.
+    pub ls_dropped: u64,
+    /// Answers to received LSs sent (XMIT_SEQUENCE64).
+    pub ls_responses: u64,
 }
 
 /// The transport this driver registers its ports with.
@@ -561,6 +567,7 @@ impl Hba {
             self.discover()?;
         }
         n += self.run_ls()?;
+        n += self.run_ls_responses()?;
         Ok(n)
     }
 
