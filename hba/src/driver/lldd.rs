@@ -349,4 +349,29 @@ mod tests {
         l.poll_ls(LocalPortId(2), &mut |e| other.push(e));
         assert_eq!(other.len(), 1);
     }
+
+    #[test]
+    fn received_ls_is_reported_and_its_answer_queued_bounded() {
+        let l = HbaLldd::new("dev");
+        l.ls_received(LocalPortId(1), RemotePortId(7), 0x42, vec![5, 0, 0, 0]);
+        let mut other = Vec::new();
+        l.poll_ls(LocalPortId(2), &mut |e| other.push(e));
+        assert!(other.is_empty());
+        let mut got = Vec::new();
+        l.poll_ls(LocalPortId(1), &mut |e| got.push(e));
+        assert!(matches!(
+            &got[..],
+            [LsEvent::Received { rport: RemotePortId(7), xchg: 0x42, payload }] if payload == &[5, 0, 0, 0]
+        ));
+        // Empty and oversized answers are dropped, not queued.
+        l.xmt_ls_rsp(LocalPortId(1), 0x42, &[]);
+        l.xmt_ls_rsp(LocalPortId(1), 0x42, &vec![0; LS_MAX_REQUEST + 1]);
+        assert!(l.take_ls_response().is_none());
+        l.xmt_ls_rsp(LocalPortId(1), 0x42, &[2, 0, 0, 0]);
+        assert_eq!(
+            l.take_ls_response(),
+            Some((LocalPortId(1), 0x42, vec![2, 0, 0, 0]))
+        );
+        assert!(l.take_ls_response().is_none());
+    }
 }
