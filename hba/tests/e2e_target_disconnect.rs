@@ -160,3 +160,67 @@ fn e2e_target_disconnect() {
     );
     assert!(s.ersps > 0, "fabrics commands always get an ERSP: {s:?}");
 }
+
+/// The target disconnects while writes are in flight: the transport aborts
+/// them with the association, answers LS_ACC only after that, reconnects and
+/// retries them; the application sees only successes and the data is there.
+#[test]
+fn e2e_target_disconnect_with_io_in_flight() {
+    let mut rig = rig();
+    let c = connect(&mut rig);
+    let ns = c.namespaces().into_iter().next().expect("a namespace");
+    let mut qp = c.alloc_io_qpair().unwrap();
+    let lldd = rig.hba.lldd().unwrap();
+    let mut wbuf = lldd.alloc_buffer(BLOCK * BLOCKS).unwrap();
+    for b in 0..BLOCKS {
+        wbuf.write(b * BLOCK, &pattern(b, 0x33));
+    }
+    let assoc = c.stats().unwrap().association_id;
+    let wwpn = rig.fabric.config().target_ports[0].addr.wwpn;
+    let tport = rig.fabric.target_port(wwpn).expect("the target port");
+    assert!(tport.disconnect_association(assoc));
+    for b in 0..BLOCKS {
+        let sge = Sge {
+            iova: wbuf.iova() + (b * BLOCK) as u64,
+            len: BLOCK as u32,
+        };
+        qp.submit_write(&ns, 300 + b as u64, 1, &[sge], b as u64)
+            .unwrap();
+    }
+    qp.flush();
+    let mut done: Vec<IoCompletion> = Vec::new();
+    let back = rig.poll_until(1000, |_| {
+        qp.poll(64, |d| done.push(d));
+        done.len() == BLOCKS
+            && c.state() == CtrlState::Live
+            && c.stats().is_some_and(|s| s.association_id != assoc)
+    });
+    assert!(back, "{done:?} {:?}", c.stats());
+    assert!(done.iter().all(|d| d.status.is_success()), "{done:?}");
+    assert_eq!(c.stats().unwrap().counters.target_disconnects, 1);
+    let rsps = tport.ls_responses();
+    assert_eq!(rsps.len(), 1, "{rsps:?}");
+    assert_eq!(rsps[0].1.first(), Some(&LS_ACC), "{rsps:?}");
+
+    // The writes landed: read them back.
+    let rbuf = lldd.alloc_buffer(BLOCK * BLOCKS).unwrap();
+    let whole = Sge {
+        iova: rbuf.iova(),
+        len: (BLOCK * BLOCKS) as u32,
+    };
+    qp.submit_read(&ns, 300, BLOCKS as u32, &[whole], 9)
+        .unwrap();
+    qp.flush();
+    let mut done: Vec<IoCompletion> = Vec::new();
+    rig.poll_until(200, |_| {
+        qp.poll(64, |d| done.push(d));
+        !done.is_empty()
+    });
+    assert!(done.len() == 1 && done[0].status.is_success(), "{done:?}");
+    for b in 0..BLOCKS {
+        let mut got = vec![0u8; BLOCK];
+        rbuf.read(b * BLOCK, &mut got);
+        assert_eq!(got, pattern(b, 0x33), "block {b}");
+    }
+    assert_eq!(rig.hba.input_errors(), Default::default());
+}
