@@ -198,6 +198,9 @@ fn e2e_target_disconnect_with_io_in_flight() {
     assert!(back, "{done:?} {:?}", c.stats());
     assert!(done.iter().all(|d| d.status.is_success()), "{done:?}");
     assert_eq!(c.stats().unwrap().counters.target_disconnects, 1);
+    // All four were caught by the teardown and resubmitted on the new one.
+    let qs = qp.stats();
+    assert_eq!((qs.replayed, qs.attaches, qs.errors), (4, 2, 0), "{qs:?}");
     let rsps = tport.ls_responses();
     assert_eq!(rsps.len(), 1, "{rsps:?}");
     assert_eq!(rsps[0].1.first(), Some(&LS_ACC), "{rsps:?}");
