@@ -943,6 +943,50 @@ fn target_plogi_and_logo_arrive_unsolicited() {
 }
 
 #[test]
+fn xmit_sequence_rejects_unknown_rpi_and_bad_lengths() {
+    let (h, mut s) = logged_in(Generation::G6);
+    let (xri, at, _) = h.stage(&s, 7, &[2, 0, 0, 0]);
+    let seq = |rpi: u16, d_id: u32, bde_len: u32, len: u32, tag: u16| {
+        let mut w = ufc_hba::sli4::wqe::XmitSequence {
+            xri,
+            rpi,
+            request_tag: tag,
+            ox_id: 0x10,
+            d_id,
+            payload: Bde::host(at, bde_len),
+            r_ctl: 0x33,
+            fc_type: 0x28,
+            flags: ufc_hba::sli4::wqe::xmit_seq::LS,
+        }
+        .build();
+        w.dw12.set(len);
+        w
+    };
+    let sent = h.faults.stats().frames_sent;
+    // No D_ID and an RPI nobody registered: nobody to send to.
+    h.post_wqe(&mut s, &seq(0x77, 0, 4, 4, 1));
+    let c = wcqe(&h, &mut s);
+    assert_eq!(
+        (c.request_tag(), c.status(), c.local_reject_reason()),
+        (
+            1,
+            u32::from(wcqe_status::LOCAL_REJECT),
+            local_reject::INVALID_RPI
+        )
+    );
+    // A sequence longer than its buffer, or than a frame.
+    for (tag, len) in [(2, 5), (3, 4096)] {
+        h.post_wqe(&mut s, &seq(0x77, TARGET_ID, 4, len, tag));
+        let c = wcqe(&h, &mut s);
+        assert_eq!(
+            (c.request_tag(), c.local_reject_reason()),
+            (u32::from(tag), local_reject::ILLEGAL_LENGTH)
+        );
+    }
+    assert_eq!(h.faults.stats().frames_sent, sent, "nothing left the port");
+}
+
+#[test]
 fn frames_wait_for_rq_buffers() {
     let (h, mut s) = logged_in(Generation::G7);
     // Use up every posted RQ buffer with target PLOGIs, then one more waits.
