@@ -137,9 +137,9 @@ fn e2e_target_disconnect() {
         "{hs:?}"
     );
 
-    // The teardown aborts what the old association still had outstanding
-    // (the admin queue's Async Event Request): those WQEs end in local
-    // rejects, and no others follow.
+    // The teardown aborts what the old association still had outstanding on
+    // its admin queue (no I/O was in flight); those WQEs end in error
+    // statuses, counted here. I/O after the reconnect adds none.
     let teardown_errors = rig.faults.stats().wqe_errors;
 
     // I/O resumes on the new association through the same queue pair.
