@@ -6,8 +6,10 @@
 //! cargo run -p ufc-examples --example identify      # ports, controllers, namespaces
 //! ```
 //!
-//! The library is empty on purpose: each example is one self-contained
-//! file, readable top to bottom without jumping into helpers.
+//! The library holds only what every example repeats and nothing about FC:
+//! the polling loop with its deadline and an `ensure` for checks. The
+//! setup (model, device, transport, `Hba::open`) stays in each example, so
+//! that it reads top to bottom.
 
 use std::error::Error;
 use std::time::{Duration, Instant};
