@@ -9,42 +9,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{fabric_config, Rig};
-use ufc_emu::fabric::config::NamespaceBackend;
-use ufc_emu::sli4::Generation;
-use ufc_hba::driver::HbaLldd;
+use common::{connect, ram_target_rig, Rig};
 use ufc_transport::lldd::{DmaBuffer, Sge};
-use ufc_transport::{ConnectOptions, Controller, CtrlState, IoCompletion};
+use ufc_transport::{CtrlState, IoCompletion};
 
 const BLOCK: usize = 4096;
 const BLOCKS: usize = 4;
-
-fn rig() -> Rig {
-    let mut cfg = fabric_config(1);
-    cfg.target_ports[0].subsystems[0].namespaces[0].backend = NamespaceBackend::Ram;
-    let mut rig = Rig::new(cfg, Generation::G7);
-    assert!(
-        rig.poll_until(200, |r| !r.online_rports().is_empty()),
-        "target not registered"
-    );
-    rig
-}
-
-fn connect(rig: &mut Rig, io_queues: u16) -> Controller<HbaLldd> {
-    let t = &rig.fabric.config().target_ports[0];
-    let (nn, pn) = rig.hba.names();
-    let opts = format!(
-        "traddr=nn-{}:pn-{},host_traddr=nn-{nn}:pn-{pn},nqn={},nr_io_queues={io_queues},queue_size=32",
-        t.addr.wwnn, t.addr.wwpn, t.subsystems[0].nqn
-    );
-    let c = rig
-        .transport
-        .connect(ConnectOptions::parse(&opts).unwrap())
-        .unwrap();
-    let live = rig.poll_until(500, |_| c.state() == CtrlState::Live);
-    assert!(live, "controller not live: {:?}", c.stats());
-    c
-}
 
 fn pattern(block: usize) -> Vec<u8> {
     (0..BLOCK)
@@ -54,7 +24,7 @@ fn pattern(block: usize) -> Vec<u8> {
 
 #[test]
 fn e2e_io_smoke_write_then_read_back() {
-    let mut rig = rig();
+    let mut rig = ram_target_rig();
     let c = connect(&mut rig, 1);
     let ns = c.namespaces().into_iter().next().expect("a namespace");
     assert_eq!(ns.lba_size() as usize, BLOCK);
@@ -157,7 +127,7 @@ fn e2e_io_smoke_write_then_read_back() {
 #[test]
 fn e2e_io_smoke_four_queue_pairs_on_four_threads() {
     const THREADS: usize = 4;
-    let mut rig = rig();
+    let mut rig = ram_target_rig();
     let c = connect(&mut rig, THREADS as u16);
     assert_eq!(c.stats().unwrap().io_queues, THREADS as u16);
     let ns = c.namespaces().into_iter().next().expect("a namespace");
@@ -231,7 +201,7 @@ fn e2e_io_smoke_survives_firmware_reset() {
     use ufc_emu::sli4::FirmwareError;
     use ufc_hba::driver::HbaState;
 
-    let mut rig = rig();
+    let mut rig = ram_target_rig();
     let c = connect(&mut rig, 1);
     let ns = c.namespaces().into_iter().next().expect("a namespace");
     let lldd = rig.hba.lldd().unwrap();

@@ -11,44 +11,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::{fabric_config, Rig};
-use ufc_emu::fabric::config::NamespaceBackend;
-use ufc_emu::sli4::Generation;
+use common::{connect, ram_target_rig, Rig};
 use ufc_hba::driver::{HbaLldd, HbaQueue};
 use ufc_transport::lldd::{DmaBuffer, Sge};
-use ufc_transport::{ConnectOptions, Controller, CtrlState, IoCompletion, IoQpair, Namespace};
+use ufc_transport::{CtrlState, IoCompletion, IoQpair, Namespace};
 
 const BLOCK: usize = 4096;
 const BLOCKS: usize = 4;
 /// FC-NVMe LS command code of an LS_ACC (nvme-fc.md §4.3).
 const LS_ACC: u8 = 0x02;
-
-fn rig() -> Rig {
-    let mut cfg = fabric_config(1);
-    cfg.target_ports[0].subsystems[0].namespaces[0].backend = NamespaceBackend::Ram;
-    let mut rig = Rig::new(cfg, Generation::G7);
-    assert!(
-        rig.poll_until(200, |r| !r.online_rports().is_empty()),
-        "target not registered"
-    );
-    rig
-}
-
-fn connect(rig: &mut Rig) -> Controller<HbaLldd> {
-    let t = &rig.fabric.config().target_ports[0];
-    let (nn, pn) = rig.hba.names();
-    let opts = format!(
-        "traddr=nn-{}:pn-{},host_traddr=nn-{nn}:pn-{pn},nqn={},nr_io_queues=1,queue_size=32",
-        t.addr.wwnn, t.addr.wwpn, t.subsystems[0].nqn
-    );
-    let c = rig
-        .transport
-        .connect(ConnectOptions::parse(&opts).unwrap())
-        .unwrap();
-    let live = rig.poll_until(500, |_| c.state() == CtrlState::Live);
-    assert!(live, "controller not live: {:?}", c.stats());
-    c
-}
 
 fn pattern(block: usize, seed: u8) -> Vec<u8> {
     (0..BLOCK)
@@ -104,8 +75,8 @@ fn verified_io(
 
 #[test]
 fn e2e_target_disconnect() {
-    let mut rig = rig();
-    let c = connect(&mut rig);
+    let mut rig = ram_target_rig();
+    let c = connect(&mut rig, 1);
     let ns = c.namespaces().into_iter().next().expect("a namespace");
     let mut qp = c.alloc_io_qpair().unwrap();
     verified_io(&mut rig, &mut qp, &ns, 10, 0x5A);
@@ -166,8 +137,8 @@ fn e2e_target_disconnect() {
 /// retries them; the application sees only successes and the data is there.
 #[test]
 fn e2e_target_disconnect_with_io_in_flight() {
-    let mut rig = rig();
-    let c = connect(&mut rig);
+    let mut rig = ram_target_rig();
+    let c = connect(&mut rig, 1);
     let ns = c.namespaces().into_iter().next().expect("a namespace");
     let mut qp = c.alloc_io_qpair().unwrap();
     let lldd = rig.hba.lldd().unwrap();

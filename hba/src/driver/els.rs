@@ -98,16 +98,7 @@ impl Port {
             self.post_wqe(wqe)
         })();
         if let Err(e) = sent {
-            self.xris.detach(tag);
-            let _ = self.xris.complete(
-                tag,
-                Completion {
-                    status: 0,
-                    parameter: 0,
-                    rsp_len: 0,
-                    xb: false,
-                },
-            );
+            self.release_unsent(tag);
             return Err(e);
         }
         let timeout = self.cfg.els_timeout;
@@ -297,15 +288,7 @@ impl Port {
         }
         .build();
         if let Err(e) = self.post_wqe(wqe) {
-            let _ = self.xris.complete(
-                tag,
-                Completion {
-                    status: 0,
-                    parameter: 0,
-                    rsp_len: 0,
-                    xb: false,
-                },
-            );
+            self.release_unsent(tag);
             return Err(e);
         }
         Ok(())
@@ -344,15 +327,7 @@ impl Port {
         }
         .build();
         if let Err(e) = self.post_wqe(wqe) {
-            let _ = self.xris.complete(
-                tag,
-                Completion {
-                    status: 0,
-                    parameter: 0,
-                    rsp_len: 0,
-                    xb: false,
-                },
-            );
+            self.release_unsent(tag);
             return Err(e);
         }
         Ok(())

@@ -152,3 +152,33 @@ pub fn open_err(cfg: Sli4Config) -> HbaError {
         Err(e) => e,
     }
 }
+
+/// One target port with a RAM namespace, logged in and registered.
+pub fn ram_target_rig() -> Rig {
+    let mut cfg = fabric_config(1);
+    cfg.target_ports[0].subsystems[0].namespaces[0].backend =
+        ufc_emu::fabric::config::NamespaceBackend::Ram;
+    let mut rig = Rig::new(cfg, Generation::G7);
+    assert!(
+        rig.poll_until(200, |r| !r.online_rports().is_empty()),
+        "target not registered"
+    );
+    rig
+}
+
+/// Connects to the first subsystem of the first target port and waits for LIVE.
+pub fn connect(rig: &mut Rig, io_queues: u16) -> ufc_transport::Controller<HbaLldd> {
+    let t = &rig.fabric.config().target_ports[0];
+    let (nn, pn) = rig.hba.names();
+    let opts = format!(
+        "traddr=nn-{}:pn-{},host_traddr=nn-{nn}:pn-{pn},nqn={},nr_io_queues={io_queues},queue_size=32",
+        t.addr.wwnn, t.addr.wwpn, t.subsystems[0].nqn
+    );
+    let c = rig
+        .transport
+        .connect(ufc_transport::ConnectOptions::parse(&opts).unwrap())
+        .unwrap();
+    let live = rig.poll_until(500, |_| c.state() == ufc_transport::CtrlState::Live);
+    assert!(live, "controller not live: {:?}", c.stats());
+    c
+}
