@@ -31,7 +31,7 @@ fn main() -> Result {
     println!("local  port nn-{nn}:pn-{pn} N_Port ID 0x{id:06x}");
     for r in hba.remote_ports() {
         let (rn, rp, id, roles) = (r.wwnn, r.wwpn, r.n_port_id, r.roles);
-        println!("remote port nn-{rn}:pn-{rp} N_Port ID 0x{id:06x} {roles:?}");
+        println!("remote port nn-{rn}:pn-{rp} N_Port ID 0x{id:06x} {roles}");
     }
 
     // nvme-cli's connect options; LIVE once the association and queues are up.

@@ -12,29 +12,9 @@ use ufc_emu::fabric::{Fabric, FabricConfig};
 use ufc_emu::sli4::{Generation, Sli4Config, Sli4Model};
 use ufc_examples::{poll_until, Result};
 use ufc_hba::{Hba, HbaConfig, HbaLldd};
-use ufc_transport::lldd::PortRoles;
 use ufc_transport::wwn::{FcAddr, Wwn};
 use ufc_transport::{ConnectOptions, Controller, CtrlState, Transport};
 use ufc_vfio::Device;
-
-/// The roles from the remote port's PRLI accept, comma-separated.
-fn roles(r: PortRoles) -> String {
-    let names = [
-        (PortRoles::INITIATOR, "initiator"),
-        (PortRoles::TARGET, "target"),
-        (PortRoles::DISCOVERY, "discovery"),
-    ];
-    let v: Vec<_> = names
-        .iter()
-        .filter(|(role, _)| r.contains(*role))
-        .map(|(_, n)| *n)
-        .collect();
-    if v.is_empty() {
-        "none".into()
-    } else {
-        v.join(",")
-    }
-}
 
 /// The built-in fabric with a second target port: a copy of the first under
 /// new names and its own subsystem NQN, so that both show up as controllers.
@@ -89,7 +69,7 @@ fn main() -> Result {
     rports.sort_by_key(|r| r.n_port_id);
     for r in &rports {
         let (rn, rp, id) = (r.wwnn, r.wwpn, r.n_port_id);
-        println!("  {rn} {rp} 0x{id:06x} {}", roles(r.roles));
+        println!("  {rn} {rp} 0x{id:06x} {}", r.roles);
     }
 
     // One controller per subsystem of each target port, connected in turn.

@@ -68,19 +68,43 @@ impl PortRoles {
     }
 }
 
-impl std::fmt::Debug for PortRoles {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut names = Vec::new();
-        for (role, name) in [
-            (Self::INITIATOR, "initiator"),
-            (Self::TARGET, "target"),
-            (Self::DISCOVERY, "discovery"),
-        ] {
+impl PortRoles {
+    const NAMES: [(PortRoles, &'static str); 3] = [
+        (Self::INITIATOR, "initiator"),
+        (Self::TARGET, "target"),
+        (Self::DISCOVERY, "discovery"),
+    ];
+
+    fn write_names(self, f: &mut std::fmt::Formatter<'_>, sep: &str) -> std::fmt::Result {
+        let mut first = true;
+        for (role, name) in Self::NAMES {
             if self.contains(role) {
-                names.push(name);
+                if !first {
+                    f.write_str(sep)?;
+                }
+                f.write_str(name)?;
+                first = false;
             }
         }
-        write!(f, "PortRoles({})", names.join("|"))
+        if first {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for PortRoles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PortRoles(")?;
+        self.write_names(f, "|")?;
+        f.write_str(")")
+    }
+}
+
+/// The role names, comma-separated ("target,discovery"), or "none".
+impl std::fmt::Display for PortRoles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.write_names(f, ",")
     }
 }
 
@@ -366,4 +390,21 @@ pub trait DmaBuffer: Send + std::fmt::Debug {
     /// Copies `src` into the buffer at `offset` for the device to read;
     /// out-of-range bytes are ignored.
     fn write(&mut self, offset: usize, src: &[u8]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PortRoles;
+
+    #[test]
+    fn roles_print_by_name() {
+        let both = PortRoles::TARGET.union(PortRoles::DISCOVERY);
+        assert_eq!(both.to_string(), "target,discovery");
+        assert_eq!(format!("{both:?}"), "PortRoles(target|discovery)");
+        assert_eq!(PortRoles::default().to_string(), "none");
+        assert_eq!(
+            format!("{:?}", PortRoles::INITIATOR),
+            "PortRoles(initiator)"
+        );
+    }
 }
