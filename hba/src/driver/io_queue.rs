@@ -671,21 +671,16 @@ impl Drop for HbaQueue {
         // What is still outstanding is aborted; its completion frees the
         // slot later, on whichever queue then owns the pair.
         for i in 0..r.slots.len() as u16 {
-            let busy = matches!(
-                r.slots.get(usize::from(i)).map(|s| s.state),
-                Some(SlotState::Busy { .. })
-            );
-            if busy {
-                let aborted = matches!(
-                    r.slots.get(usize::from(i)).map(|s| s.state),
-                    Some(SlotState::Busy { aborted: true, .. })
-                );
-                if !aborted {
-                    r.abort_slot(i, false);
-                }
-                if let Some(s) = r.slots.get_mut(usize::from(i)) {
-                    s.state = SlotState::Orphan;
-                }
+            let Some(SlotState::Busy { aborted, .. }) =
+                r.slots.get(usize::from(i)).map(|s| s.state)
+            else {
+                continue;
+            };
+            if !aborted {
+                r.abort_slot(i, false);
+            }
+            if let Some(s) = r.slots.get_mut(usize::from(i)) {
+                s.state = SlotState::Orphan;
             }
         }
         self.home.lock().unwrap_or_else(|p| p.into_inner()).push(r);
