@@ -1,6 +1,8 @@
 //! Fault injection into the SLI-4 model (issue 4, sli4.md §7, §10 step 15):
 //! link down/up, firmware error with and without RN (RDY back after a
-//! delay), a mailbox command that never completes, slow mailbox.
+//! delay), a mailbox command that never completes, slow mailbox; and on the
+//! I/O path (issue 5): FCP commands the target never answers, target-initiated
+//! ABTS (`target_abts`) and hostile completions (`hostile`).
 //!
 //! [`Sli4Faults`] is a handle a test keeps after the model moved into its
 //! `Device`. Link faults act on the fabric at once; the others are queued and
@@ -14,6 +16,7 @@ use std::time::Duration;
 use ufc_hba::sli4::regs::error_code;
 use ufc_transport::wwn::Wwn;
 
+use super::hostile::{Hostile, HostileConfig};
 use super::{Counters, Sli4Model, Sli4Stats};
 use crate::fabric::{Fabric, FabricError};
 
@@ -60,6 +63,20 @@ pub(crate) enum FaultCmd {
     Firmware(FirmwareError),
     HangNextMailbox,
     SlowMailbox(Option<Duration>),
+    DropNextFcp(u32),
+    TargetAbtsNextFcp(u32),
+    Hostile(Option<HostileConfig>),
+}
+
+/// The I/O faults the model is armed with.
+#[derive(Debug, Default)]
+pub(crate) struct FcpFaults {
+    /// FCP commands still to drop.
+    pub(crate) drop_next: u32,
+    /// FCP commands still to answer with a target ABTS.
+    pub(crate) abts_next: u32,
+    /// Hostile mode, while on.
+    pub(crate) hostile: Option<Hostile>,
 }
 
 /// State shared by the model and its [`Sli4Faults`] handles.
@@ -133,6 +150,45 @@ impl Sli4Faults {
         self.shared.push(FaultCmd::SlowMailbox(delay));
     }
 
+    /// The target never answers the next `n` FCP commands (FCP_IREAD64,
+    /// FCP_IWRITE64, FCP_ICMND64 of any queue, admin included): no data moves,
+    /// no response, no WCQE, until the driver aborts the exchange with
+    /// ABORT_WQE; the model then completes it as any aborted exchange (status
+    /// 0x03 / 0x16 "abort requested" with XB, the ABTS to the target, its
+    /// BA_ACC, the XRI-aborted CQE). Adds to what is still armed. Counted in
+    /// [`Sli4Stats::fcp_dropped`].
+    pub fn drop_next_fcp(&self, n: u32) {
+        self.shared.push(FaultCmd::DropNextFcp(n));
+    }
+
+    /// For the next `n` FCP commands the target sends an ABTS instead of
+    /// answering: a BA_ABTS frame (R_CTL 0x81, TYPE 0x00, F_CTL exchange
+    /// responder, OX_ID = the XRI, RX_ID = the target's exchange id, S_ID the
+    /// target, D_ID us) arrives through the header/data RQ pair. The driver's
+    /// XMIT_BLS_RSP with that OX_ID/RX_ID to the target ends it: BA_ACC
+    /// completes the command with WCQE status 0x02 "remote stop", XB=0 (the
+    /// status the model gives every exchange a target aborts); BA_RJT leaves it
+    /// pending. Without an answer within 2 × R_A_TOV the ABTS expires and the
+    /// command stays pending until the driver aborts it. Counted in
+    /// [`Sli4Stats::abts_sent`], [`Sli4Stats::bls_responses`] and
+    /// [`Sli4Stats::ba_rjts`].
+    pub fn target_abts_next_fcp(&self, n: u32) {
+        self.shared.push(FaultCmd::TargetAbtsNextFcp(n));
+    }
+
+    /// Hostile mode: one in every `cfg.every` FCP completions is corrupted
+    /// (or accompanied by a corrupt entry) as [`HostileKind`](super::HostileKind)
+    /// describes, deterministically from `cfg.seed`. Replaces an earlier
+    /// configuration; counted in [`Sli4Stats::hostile_cqes`].
+    pub fn hostile(&self, cfg: HostileConfig) {
+        self.shared.push(FaultCmd::Hostile(Some(cfg)));
+    }
+
+    /// Ends hostile mode: completions are written as they are again.
+    pub fn hostile_off(&self) {
+        self.shared.push(FaultCmd::Hostile(None));
+    }
+
     /// The model's counters.
     pub fn stats(&self) -> Sli4Stats {
         self.shared.counters.snapshot()
@@ -157,6 +213,15 @@ impl Sli4Model {
                 }
                 FaultCmd::HangNextMailbox => self.mbox_hang_next = true,
                 FaultCmd::SlowMailbox(d) => self.mbox_delay = d,
+                FaultCmd::DropNextFcp(n) => {
+                    let f = &mut self.fcp_faults;
+                    f.drop_next = f.drop_next.saturating_add(n);
+                }
+                FaultCmd::TargetAbtsNextFcp(n) => {
+                    let f = &mut self.fcp_faults;
+                    f.abts_next = f.abts_next.saturating_add(n);
+                }
+                FaultCmd::Hostile(cfg) => self.fcp_faults.hostile = cfg.map(Hostile::new),
             }
         }
         any

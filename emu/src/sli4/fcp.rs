@@ -45,6 +45,8 @@ pub(crate) struct FcpScratch {
     data: Vec<HostSge>,
     /// Live connections by (target N_Port ID, connection id).
     conns: BTreeMap<(u32, u64), Arc<Connection>>,
+    /// The RSP buffer (SGE 1) of the last FCP WQE run, for hostile mode.
+    pub(crate) last_rsp: Option<(u64, u32)>,
 }
 
 impl FcpScratch {
@@ -82,6 +84,7 @@ impl Sli4Model {
             return reject(local_reject::INVALID_RPI);
         };
         let mut scratch = std::mem::take(&mut self.fcp_scratch);
+        scratch.last_rsp = None;
         let out = self.fcp_run(wq_id, cq_id, w, d_id, &mut scratch);
         self.fcp_scratch = scratch;
         out
@@ -110,6 +113,7 @@ impl Sli4Model {
         let Some(rsp) = sc.sges.get(1).map(|s| (s.addr(), s.len())) else {
             return reject(local_reject::ILLEGAL_FIELD);
         };
+        sc.last_rsp = Some(rsp);
         if (iu_len as usize) < CMD_IU_LEN {
             return reject(local_reject::ILLEGAL_LENGTH);
         }
@@ -139,6 +143,7 @@ impl Sli4Model {
             max_rsp: 0,
             deadline,
             held: None,
+            target_abts: None,
         };
         if self.func.link.up.is_none() {
             return reject(local_reject::LINK_DOWN);
@@ -169,6 +174,18 @@ impl Sli4Model {
         let Some(conn) = sc.conns.get(&key) else {
             return remote_stop();
         };
+        if self.fcp_faults.drop_next > 0 {
+            // Lost on the way: the target never sees the command.
+            self.fcp_faults.drop_next -= 1;
+            bump(&self.counters().fcp_dropped);
+            self.func.xchg.open.insert(xri, x);
+            return Outcome::Open;
+        }
+        if self.fcp_faults.abts_next > 0 {
+            self.fcp_faults.abts_next -= 1;
+            self.send_target_abts(xri, x);
+            return Outcome::Open;
+        }
         self.func.xchg.next_fcp = self.func.xchg.next_fcp.wrapping_add(1);
         let xchg = self.func.xchg.next_fcp;
         match conn.handle_fcp(xchg, &iu, &sc.data, &self.view) {
@@ -258,7 +275,8 @@ impl Sli4Model {
                     w
                 }
             };
-            self.complete(x.cq_id, w);
+            let placed = w.total_data_placed();
+            self.complete_fcp(x.cq_id, w, Some(h.rsp), placed);
         }
         any
     }

@@ -30,8 +30,9 @@
 //! drives the model inline ([`ufc_vfio::Device::poll_model`]) or a
 //! [`ufc_vfio::ModelRunner`] does; time comes from `clock` only, so a test
 //! with a manual clock is deterministic. [`Sli4Faults`] (from
-//! [`Sli4Model::faults`]) injects link, firmware and mailbox faults after
-//! the model has moved into the device.
+//! [`Sli4Model::faults`]) injects link, firmware, mailbox and I/O faults
+//! (dropped commands, target ABTS, hostile completions) after the model has
+//! moved into the device.
 //!
 //! # What it models
 //!
@@ -49,9 +50,11 @@
 //! | `wq` | WQE execution and the exchanges in flight |
 //! | `fcp` | FC-NVMe I/O WQEs against the target model |
 //! | `rq` | unsolicited frames into the header/data RQ pair |
+//! | `target_abts` | a target's ABTS on an FCP exchange and the driver's XMIT_BLS_RSP |
 //! | [`faults`] | fault injection |
+//! | `hostile` | hostile mode: corrupt I/O completions ([`HostileKind`]) |
 //! | [`resources`] | XRI/RPI/VPI/VFI ranges, SGLs, registrations |
-//! | `testkit`, `tests` | a minimal test driver and the model's tests |
+//! | `testkit`, `tests`, `tests_fcp_faults` | a minimal test driver and the model's tests |
 //!
 //! Malformed or unknown commands get the status a port returns (MQE status,
 //! SLI_CONFIG status and additional status, WCQE local reject); a DMA outside
@@ -65,6 +68,7 @@ pub mod resources;
 mod bmbx;
 mod doorbells;
 mod fcp;
+mod hostile;
 mod link;
 mod mailbox;
 mod mq;
@@ -73,6 +77,7 @@ mod regs;
 mod rq;
 mod sequence;
 mod sli_config;
+mod target_abts;
 mod wq;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -90,12 +95,15 @@ use crate::clock::Clock;
 use crate::fabric::{Fabric, FabricError, HostPort};
 
 pub use faults::{FirmwareError, Sli4Faults};
+pub use hostile::{HostileConfig, HostileKind, HostileKinds};
 pub use resources::{Range, ResourceConfig};
 
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fcp_faults;
 
 use config_space::{ConfigSpace, BAR_LEN};
 use regs::{PortPhase, PortRegs};
@@ -255,6 +263,18 @@ pub struct Sli4Stats {
     pub frames_dropped: u64,
     /// Link attention events posted.
     pub link_events: u64,
+    /// FCP commands the target never answered ([`Sli4Faults::drop_next_fcp`]).
+    pub fcp_dropped: u64,
+    /// ABTS frames a target sent for an FCP exchange
+    /// ([`Sli4Faults::target_abts_next_fcp`]).
+    pub abts_sent: u64,
+    /// XMIT_BLS_RSP answers (BA_ACC or BA_RJT) the driver gave to those ABTS.
+    pub bls_responses: u64,
+    /// Of which BA_RJT.
+    pub ba_rjts: u64,
+    /// I/O completions corrupted or injected by hostile mode
+    /// ([`Sli4Faults::hostile`]).
+    pub hostile_cqes: u64,
 }
 
 /// The counters, shared with [`Sli4Faults`] so a test can read them after the
@@ -274,6 +294,11 @@ pub(crate) struct Counters {
     pub(crate) frames_received: AtomicU64,
     pub(crate) frames_dropped: AtomicU64,
     pub(crate) link_events: AtomicU64,
+    pub(crate) fcp_dropped: AtomicU64,
+    pub(crate) abts_sent: AtomicU64,
+    pub(crate) bls_responses: AtomicU64,
+    pub(crate) ba_rjts: AtomicU64,
+    pub(crate) hostile_cqes: AtomicU64,
 }
 
 /// Adds one to a counter only the model writes.
@@ -297,6 +322,11 @@ impl Counters {
             frames_received: g(&self.frames_received),
             frames_dropped: g(&self.frames_dropped),
             link_events: g(&self.link_events),
+            fcp_dropped: g(&self.fcp_dropped),
+            abts_sent: g(&self.abts_sent),
+            bls_responses: g(&self.bls_responses),
+            ba_rjts: g(&self.ba_rjts),
+            hostile_cqes: g(&self.hostile_cqes),
         }
     }
 }
@@ -349,6 +379,8 @@ pub struct Sli4Model {
     mbox_hang_next: bool,
     doorbell_kinds: Vec<doorbells::DoorbellKind>,
     fcp_scratch: fcp::FcpScratch,
+    /// I/O faults armed through [`Sli4Faults`]; they survive port resets.
+    fcp_faults: faults::FcpFaults,
 }
 
 impl Sli4Model {
@@ -429,6 +461,7 @@ impl Sli4Model {
             mbox_delay: None,
             mbox_hang_next: false,
             fcp_scratch: fcp::FcpScratch::default(),
+            fcp_faults: faults::FcpFaults::default(),
         })
     }
 

@@ -63,6 +63,17 @@ impl Sli4Model {
         self.deliver_backlog();
     }
 
+    /// A frame the model itself originates on behalf of a remote port (a
+    /// target's ABTS): queued for the RQ pair like any unsolicited frame.
+    pub(crate) fn inject_frame(&mut self, f: Frame) {
+        if self.func.rx.frames.len() >= BACKLOG_MAX {
+            bump(&self.counters().frames_dropped);
+            return;
+        }
+        self.func.rx.frames.push_back(f);
+        self.deliver_backlog();
+    }
+
     /// Delivers waiting frames while buffers are posted; true if any went.
     pub(crate) fn deliver_backlog(&mut self) -> bool {
         let mut worked = false;

@@ -49,6 +49,8 @@ pub(crate) struct TestCq {
 /// Queues made by [`Harness::bring_up`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Setup {
+    /// The ring of the EQ every CQ reports to (1024 4-byte entries).
+    pub(crate) eq_iova: u64,
     pub(crate) mq_cq: TestCq,
     pub(crate) mq: u16,
     pub(crate) mq_iova: u64,
@@ -337,6 +339,7 @@ impl Harness {
         assert_eq!(rsp.status(), 0);
         let fcfi = RegFcfi::from_mqe(&rsp).fcfi() as u16;
         Setup {
+            eq_iova: self.iova(eq_off),
             mq_cq,
             mq,
             mq_iova,

@@ -47,8 +47,8 @@ use super::{FirmwareError, Generation, StartState};
 const F_PORT: u32 = 0xFF_FFFE;
 const FABRIC_CTRL: u32 = 0xFF_FFFD;
 const NAME_SERVER: u32 = 0xFF_FFFC;
-const OUR_ID: u32 = 0x01_0100;
-const VPI: u16 = 4;
+pub(super) const OUR_ID: u32 = 0x01_0100;
+pub(super) const VPI: u16 = 4;
 const VFI: u16 = 2;
 
 fn status(h: &Harness) -> Status {
@@ -72,7 +72,7 @@ fn els(h: &Harness, s: &Setup, i: u16, tag: u16, payload: &[u8], d_id: u32, id: 
     .build()
 }
 
-fn wcqe(h: &Harness, s: &mut Setup) -> Wcqe {
+pub(super) fn wcqe(h: &Harness, s: &mut Setup) -> Wcqe {
     h.dev.poll_model();
     let e = h.next_cqe(&mut s.cq).expect("a WCQE");
     Wcqe::read_from_bytes(&e).unwrap()
@@ -459,7 +459,7 @@ fn flogi_via_els_request64_if_type_6() {
 }
 
 /// Link up, FLOGI, REG_VFI: a logged-in port.
-fn logged_in(g: Generation) -> (Harness, Setup) {
+pub(super) fn logged_in(g: Generation) -> (Harness, Setup) {
     let mut h = Harness::new(g);
     let mut s = h.bring_up();
     h.link_up(&mut s);
@@ -807,11 +807,11 @@ proptest! {
     }
 }
 
-const TARGET_ID: u32 = 0x01_0101;
-const TARGET_RPI: u16 = 0x30;
+pub(super) const TARGET_ID: u32 = 0x01_0101;
+pub(super) const TARGET_RPI: u16 = 0x30;
 
 /// PLOGI, REG_RPI and NVMe PRLI with the default target.
-fn target_login(h: &Harness, s: &mut Setup) {
+pub(super) fn target_login(h: &Harness, s: &mut Setup) {
     let p = LoginPayload::new(
         els_cmd::PLOGI,
         ServiceParams::n_port(h.addr.wwpn, h.addr.wwnn),
@@ -1014,7 +1014,13 @@ fn frames_wait_for_rq_buffers() {
 
 /// Stages an FC-NVMe exchange on XRI number `i`: CMD IU, 32-byte RSP buffer,
 /// one data buffer of `data_len` bytes; the XRI and the three addresses.
-fn stage_fcp(h: &Harness, s: &Setup, i: u16, iu: &[u8], data_len: u32) -> (u16, u64, u64, u64) {
+pub(super) fn stage_fcp(
+    h: &Harness,
+    s: &Setup,
+    i: u16,
+    iu: &[u8],
+    data_len: u32,
+) -> (u16, u64, u64, u64) {
     let (xri, iu_at, data) = h.xri_bufs(s, i);
     let rsp = iu_at + 2048;
     h.write(iu_at, iu);

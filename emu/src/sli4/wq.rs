@@ -66,6 +66,8 @@ pub(crate) struct Exchange {
     pub(crate) deadline: Option<Duration>,
     /// An FC-NVMe command the target holds (Async Event Request).
     pub(crate) held: Option<super::fcp::HeldFcp>,
+    /// The target sent an ABTS for this exchange and waits for the answer.
+    pub(crate) target_abts: Option<super::target_abts::TargetAbts>,
 }
 
 /// An exchange being aborted with ABTS: the XRI-aborted CQE follows the
@@ -102,6 +104,14 @@ pub(crate) enum Outcome {
     Done(Wcqe),
     /// An exchange is open; it completes later.
     Open,
+}
+
+/// Whether `w` is an FC-NVMe I/O WQE (its completion goes through hostile mode).
+fn is_fcp(w: &Wqe) -> bool {
+    matches!(
+        w.command() as u8,
+        wqe_cmd::FCP_IREAD64 | wqe_cmd::FCP_IWRITE64 | wqe_cmd::FCP_ICMND64
+    )
 }
 
 pub(crate) fn reject(reason: u8) -> Outcome {
@@ -190,7 +200,12 @@ impl Sli4Model {
             };
             if let Outcome::Done(mut wcqe) = self.execute_wqe(wq_id, cq_id, &w) {
                 wcqe.set_request_tag(w.request_tag());
-                self.complete(cq_id, wcqe);
+                if is_fcp(&w) {
+                    let rsp = self.fcp_scratch.last_rsp;
+                    self.complete_fcp(cq_id, wcqe, rsp, w.dw4.get());
+                } else {
+                    self.complete(cq_id, wcqe);
+                }
             }
         }
     }
@@ -343,6 +358,7 @@ impl Sli4Model {
             max_rsp: w.dw15.get(),
             deadline: Some(self.clock.now() + self.timer(w)),
             held: None,
+            target_abts: None,
         };
         self.open(x, xri, frame)
     }
@@ -385,6 +401,7 @@ impl Sli4Model {
             max_rsp: w.dw15.get(),
             deadline: Some(self.clock.now() + self.timer(w)),
             held: None,
+            target_abts: None,
         };
         self.open(x, xri, Frame::new(h, payload))
     }
@@ -432,6 +449,9 @@ impl Sli4Model {
     }
 
     fn xmit_bls_rsp(&mut self, w: &Wqe) -> Outcome {
+        if let Some(done) = self.answer_target_abts(w) {
+            return done;
+        }
         let dw5 = w.dw5.get();
         let (ox_id, rx_id) = ((w.dw1.get() >> 16) as u16, w.dw1.get() as u16);
         let d0 = w.dw0.get();
@@ -620,7 +640,7 @@ impl Sli4Model {
     }
 
     /// Posts the XRI-aborted CQE for `xri`.
-    fn xri_aborted(&mut self, xri: u16, cq_id: u16, ba_rjt: bool) {
+    pub(crate) fn xri_aborted(&mut self, xri: u16, cq_id: u16, ba_rjt: bool) {
         let mut c = XriAbortedCqe::default();
         c.set_xri(xri.into());
         c.set_code(cqe_code::XRI_ABORTED.into());
