@@ -14,8 +14,7 @@
 //! still owned by a thread then refuses new exchanges and fails the ones it
 //! had.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ufc_transport::lldd::{
     FcpDone, FcpReq, FcpStatus, HwQueue, IoDir, SubmitError, ERSP_IU_LEN, ZERO_RSP_LEN,
@@ -25,7 +24,11 @@ use ufc_vfio::Device;
 use zerocopy::IntoBytes;
 
 use super::dma::{DmaArena, Region};
+use super::doorbell_gate::DoorbellGate;
 use super::error::HbaError;
+#[cfg(test)]
+use super::io_pool::PoolState;
+use super::io_pool::{IoPool, PairIds};
 use super::queues::{pages, CompletionQueue, WorkQueue, PAGE};
 use crate::sli4::cmds::post_sgl_pages::SglPages;
 use crate::sli4::cqe::{local_reject, wcqe_status, CqeKind, Wcqe, WqeReleaseCqe, XriAbortedCqe};
@@ -122,6 +125,8 @@ pub(crate) struct IoRings {
     slots: Vec<Slot>,
     free: Vec<u16>,
     stats: IoQueueStats,
+    /// Closed when the port incarnation retires the pair.
+    gate: Arc<DoorbellGate>,
 }
 
 impl std::fmt::Debug for IoRings {
@@ -210,6 +215,7 @@ impl IoMemory {
             free: (0..self.slots.len() as u16).rev().collect(),
             slots: self.slots,
             stats: IoQueueStats::default(),
+            gate: Arc::new(DoorbellGate::new()),
         }
     }
 }
@@ -270,6 +276,15 @@ pub(crate) fn classify(status: u8, parameter: u32) -> Result<(FcpStatus, u8), ()
 }
 
 impl IoRings {
+    /// Ids and gate, for the pool.
+    pub fn ids(&self) -> PairIds {
+        PairIds {
+            wq_id: self.wq.id,
+            cq_id: self.cq.id,
+            gate: Arc::clone(&self.gate),
+        }
+    }
+
     /// Writes the CMD IU and the SGL of slot `slot`.
     fn stage(&mut self, slot: u16, req: &FcpReq<'_>) -> Result<(), HbaError> {
         let Some(s) = self.slots.get(usize::from(slot)) else {
@@ -318,14 +333,15 @@ impl IoRings {
             no_retry: true,
         }
         .build();
-        match self.wq.write(&self.arena, w) {
-            Ok(index) => {
-                self.wq.ring(index, 1);
-                self.stats.aborts += 1;
-                true
-            }
-            Err(_) => false,
+        let Ok(index) = self.wq.write(&self.arena, w) else {
+            return false;
+        };
+        let wq = &mut self.wq;
+        if !self.gate.ring(|| wq.ring(index, 1)) {
+            return false;
         }
+        self.stats.aborts += 1;
+        true
     }
 
     /// Handles one WCQE; the completion to report, if it is the transport's.
@@ -423,10 +439,11 @@ pub struct HbaQueue {
     /// WQEs written since the last doorbell, and the ring index of the first.
     pending: u16,
     first_pending: u32,
-    /// Cleared when the port is reset or shut down: the rings are gone.
-    alive: Arc<AtomicBool>,
-    /// Where the pair goes back on drop.
-    home: Arc<Mutex<Vec<IoRings>>>,
+    /// The pair's gate (also in `rings`, kept here for the hot path):
+    /// closed when the port incarnation retires the pair.
+    gate: Arc<DoorbellGate>,
+    /// The incarnation's pool, where the pair goes back on drop.
+    home: Arc<IoPool>,
     /// Outstanding exchanges were failed after the port went away.
     failed_all: bool,
 }
@@ -442,18 +459,13 @@ impl std::fmt::Debug for HbaQueue {
 
 impl HbaQueue {
     /// A queue on `rings` for `qsize` transport tags.
-    pub(crate) fn new(
-        rings: IoRings,
-        qsize: u16,
-        alive: Arc<AtomicBool>,
-        home: Arc<Mutex<Vec<IoRings>>>,
-    ) -> HbaQueue {
+    pub(crate) fn new(rings: IoRings, qsize: u16, home: Arc<IoPool>) -> HbaQueue {
         HbaQueue {
+            gate: Arc::clone(&rings.gate),
             rings: Some(rings),
             by_tag: vec![NO_SLOT; qsize.into()],
             pending: 0,
             first_pending: 0,
-            alive,
             home,
             failed_all: false,
         }
@@ -470,7 +482,17 @@ impl HbaQueue {
     }
 
     fn alive(&self) -> bool {
-        self.alive.load(Ordering::Acquire)
+        self.gate.is_open()
+    }
+
+    /// Exchanges (XRIs) free for new I/O.
+    pub fn free_xris(&self) -> usize {
+        self.rings.as_ref().map_or(0, |r| r.free.len())
+    }
+
+    /// Exchanges (XRIs) of the pair.
+    pub fn xris(&self) -> usize {
+        self.rings.as_ref().map_or(0, |r| r.slots.len())
     }
 
     /// After a port reset: every exchange still outstanding fails once.
@@ -573,11 +595,11 @@ impl HwQueue for HbaQueue {
         if self.pending == 0 {
             return;
         }
-        // After a reset the ids may name another port incarnation's queues.
-        if self.alive() {
-            if let Some(r) = self.rings.as_mut() {
-                r.wq.ring(self.first_pending, self.pending as u8);
-            }
+        // After a reset the ids may name another port incarnation's queues:
+        // the gate rings only while the pair is the current incarnation's.
+        if let Some(r) = self.rings.as_mut() {
+            let (wq, first, n) = (&mut r.wq, self.first_pending, self.pending as u8);
+            self.gate.ring(|| wq.ring(first, n));
         }
         self.pending = 0;
     }
@@ -652,7 +674,8 @@ impl HwQueue for HbaQueue {
             }
         }
         if seen > 0 {
-            r.cq.release();
+            let cq = &mut r.cq;
+            self.gate.ring(|| cq.release());
         }
         n
     }
@@ -665,7 +688,9 @@ impl Drop for HbaQueue {
             return;
         };
         if !self.alive() {
-            // The port was reset: the rings are gone with it.
+            // The pair is retired: its queues are gone or going; the pool
+            // frees the memory once the port can no longer write into it.
+            self.home.give_back(r);
             return;
         }
         // What is still outstanding is aborted; its completion frees the
@@ -683,7 +708,7 @@ impl Drop for HbaQueue {
                 s.state = SlotState::Orphan;
             }
         }
-        self.home.lock().unwrap_or_else(|p| p.into_inner()).push(r);
+        self.home.give_back(r);
     }
 }
 
@@ -771,16 +796,17 @@ pub(crate) fn create_io_rings(
     Ok(out)
 }
 
-/// Destroys the WQ and CQ of idle pairs (best effort, WQ before its CQ; the
-/// first failure is returned after all were tried).
-pub(crate) fn destroy_io_rings(
+/// Destroys the WQ and CQ of retired pairs, lent out or not (best effort, WQ
+/// before its CQ; the first failure is returned after all were tried). The
+/// port flushes the exchanges of a destroyed WQ without completing them.
+pub(crate) fn destroy_io_queues(
     port: &mut super::port::Port,
-    rings: Vec<IoRings>,
+    queues: &[(u16, u16)],
 ) -> Result<(), HbaError> {
     use crate::sli4::cmds::queue_destroy::{DestroyQueue, QueueKind as K};
     let mut first = None;
-    for r in &rings {
-        for (k, id) in [(K::Wq, r.wq.id), (K::Cq, r.cq.id)] {
+    for &(wq_id, cq_id) in queues {
+        for (k, id) in [(K::Wq, wq_id), (K::Cq, cq_id)] {
             if let Err(e) = port.mbox(&DestroyQueue::mqe(k, id)) {
                 log::warn!("{}: destroying I/O {} {id}: {e}", port.name, k.name());
                 first.get_or_insert(e);
@@ -794,9 +820,12 @@ pub(crate) fn destroy_io_rings(
 mod tests {
     use super::*;
     use crate::driver::queues::tests::Fake;
+    use crate::driver::wait::Waiter;
     use crate::sli4::cqe::cqe_code;
     use crate::sli4::doorbell::{EqCqDoorbell, IfType, QueueKind, WqDoorbell};
     use crate::sli4::wqe::wqe_cmd;
+    use std::sync::Mutex;
+    use std::time::Duration;
     use ufc_transport::lldd::{LlddRport, Sge as HostSge, CMD_IU_LEN};
     use zerocopy::FromBytes;
 
@@ -804,8 +833,7 @@ mod tests {
         q: HbaQueue,
         dev: Device,
         writes: Arc<Mutex<Vec<u32>>>,
-        home: Arc<Mutex<Vec<IoRings>>>,
-        alive: Arc<AtomicBool>,
+        home: Arc<IoPool>,
         cq_mem: Region,
         wq_mem: Region,
         cq_at: usize,
@@ -835,14 +863,13 @@ mod tests {
             IfType::If2,
         );
         let rings = mem.into_rings(dev.clone(), wq, cq);
-        let home = Arc::new(Mutex::new(Vec::new()));
-        let alive = Arc::new(AtomicBool::new(true));
+        let home = Arc::new(IoPool::new(vec![rings]));
+        let rings = home.take().unwrap().unwrap();
         Bench {
-            q: HbaQueue::new(rings, 32, Arc::clone(&alive), Arc::clone(&home)),
+            q: HbaQueue::new(rings, 32, Arc::clone(&home)),
             dev,
             writes,
             home,
-            alive,
             cq_mem,
             wq_mem,
             cq_at: 0,
@@ -850,6 +877,15 @@ mod tests {
     }
 
     impl Bench {
+        /// The port incarnation ends: the pool's gates close.
+        fn retire(&self) -> crate::driver::io_pool::RetiredIo {
+            let w = Waiter {
+                clock: ufc_transport::clock::Clock::monotonic(),
+                device: self.dev.clone(),
+                idle: Arc::new(std::thread::yield_now),
+            };
+            self.home.close(&w, Duration::from_secs(1))
+        }
         fn arena(&self) -> &DmaArena {
             &self.q.rings.as_ref().unwrap().arena
         }
@@ -1126,11 +1162,17 @@ mod tests {
         let iu = [0u8; CMD_IU_LEN];
         b.q.submit(&req(1, IoDir::None, &iu, &[])).unwrap();
         b.q.submit(&req(2, IoDir::None, &iu, &[])).unwrap();
-        b.alive.store(false, Ordering::Release);
+        b.q.flush();
+        let rung = b.doorbells().len();
+        let retired = b.retire();
+        assert_eq!(retired.queues, vec![(3, 5)]);
+        assert_eq!(retired.stuck, 0);
         assert_eq!(
             b.q.submit(&req(3, IoDir::None, &iu, &[])),
             Err(SubmitError::Failed)
         );
+        b.q.abort(1);
+        b.q.flush();
         let mut done = b.poll();
         done.sort_by_key(|d| d.tag);
         assert_eq!(
@@ -1141,11 +1183,20 @@ mod tests {
             ]
         );
         assert!(b.poll().is_empty(), "failed once");
-        drop(b.q);
+        assert_eq!(rung, 1);
         assert!(
-            b.home.lock().unwrap().is_empty(),
-            "a dead pair is not reused"
+            b.doorbells().is_empty(),
+            "no doorbell after the gate closed"
         );
+        drop(b.q);
+        {
+            let p = b.home.lock();
+            assert!(p.idle.is_empty(), "a dead pair is not reused");
+            assert_eq!(p.parked.len(), 1, "kept mapped until the queues are gone");
+        }
+        retired.finish();
+        assert!(b.home.lock().parked.is_empty());
+        assert_eq!(b.home.take().err(), Some(PoolState::Retired));
 
         let mut b = bench();
         b.q.submit(&req(1, IoDir::None, &iu, &[])).unwrap();
@@ -1159,10 +1210,13 @@ mod tests {
             Wqe::from_prefix(&w).unwrap().request_tag() as usize
         };
         drop(q);
-        let pool = home.lock().unwrap();
-        assert_eq!(pool.len(), 1, "the pair went home");
-        assert_eq!(pool[0].slots[slot].state, SlotState::Orphan);
-        assert_eq!(pool[0].stats.aborts, 1, "outstanding exchanges are aborted");
+        let pool = home.lock();
+        assert_eq!(pool.idle.len(), 1, "the pair went home");
+        assert_eq!(pool.idle[0].slots[slot].state, SlotState::Orphan);
+        assert_eq!(
+            pool.idle[0].stats.aborts, 1,
+            "outstanding exchanges are aborted"
+        );
     }
 
     proptest::proptest! {

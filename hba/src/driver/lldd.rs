@@ -7,15 +7,17 @@
 //! while it calls the transport (the contract's locking rule).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use ufc_transport::lldd::{
     Limits, Lldd, LlddError, LocalPortId, LsError, LsEvent, LsReq, RemotePortId,
 };
 
 use super::dma_buffer::{DmaSource, HbaDmaBuffer};
+use super::io_pool::{IoPool, RetiredIo};
 use super::io_queue::{HbaQueue, IoRings, MAX_DATA_SGES, MAX_HW_QUEUES};
+use super::wait::Waiter;
 use ufc_transport::lldd::DmaBuffer;
 
 /// Delete callbacks seen so far.
@@ -43,10 +45,9 @@ pub struct HbaLldd {
     name: String,
     deleted: Mutex<Deleted>,
     ls: Mutex<LsQueues>,
-    /// FCP queue pairs not lent out; a dropped [`HbaQueue`] returns its pair here.
-    io: Arc<Mutex<Vec<IoRings>>>,
-    /// Liveness of the current port incarnation's pairs.
-    io_alive: Mutex<Arc<AtomicBool>>,
+    /// The FCP queue pairs of the current port incarnation; a dropped
+    /// [`HbaQueue`] returns its pair to the pool it came from.
+    io: Mutex<Arc<IoPool>>,
     /// Where [`Lldd::alloc_dma`] maps its buffers.
     dma: Mutex<Option<DmaSource>>,
 }
@@ -58,8 +59,7 @@ impl HbaLldd {
             name: name.to_owned(),
             deleted: Mutex::new(Deleted::default()),
             ls: Mutex::new(LsQueues::default()),
-            io: Arc::new(Mutex::new(Vec::new())),
-            io_alive: Mutex::new(Arc::new(AtomicBool::new(false))),
+            io: Mutex::new(Arc::new(IoPool::empty())),
             dma: Mutex::new(None),
         }
     }
@@ -82,29 +82,36 @@ impl HbaLldd {
         HbaDmaBuffer::new(&src, len).map_err(|e| LlddError::NoResources(e.to_string()))
     }
 
-    /// Hands over the FCP queue pairs of a new port incarnation; the pairs of
-    /// the previous one (a reset lost them) are retired: queues still lent
-    /// out fail what they had and refuse new exchanges.
-    pub(crate) fn install_io(&self, rings: Vec<IoRings>) {
-        drop(self.retire_io());
-        let alive = Arc::new(AtomicBool::new(true));
-        *self.io_alive.lock().unwrap_or_else(|p| p.into_inner()) = alive;
-        *self.io.lock().unwrap_or_else(|p| p.into_inner()) = rings;
+    fn pool(&self) -> Arc<IoPool> {
+        Arc::clone(&self.io.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// The port is going or gone (reset, failure, shutdown): retires every
-    /// pair and returns those not lent out, for a shutdown to destroy.
-    pub(crate) fn retire_io(&self) -> Vec<IoRings> {
-        self.io_alive
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .store(false, Ordering::Release);
-        std::mem::take(&mut *self.io.lock().unwrap_or_else(|p| p.into_inner()))
+    /// Hands over the FCP queue pairs of a new port incarnation. The
+    /// previous incarnation's pool must be retired ([`Self::close_io`]) first.
+    pub(crate) fn install_io(&self, rings: Vec<IoRings>) {
+        *self.io.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(IoPool::new(rings));
+    }
+
+    /// The port is going or gone (reset, failure, shutdown): closes the
+    /// doorbells of every pair and waits until no owner thread is inside one
+    /// (bounded by `bound`). Queues still lent out then fail what they had
+    /// and refuse new exchanges. The caller destroys the queues (or knows
+    /// the port lost them) and then calls [`RetiredIo::finish`].
+    pub(crate) fn close_io(&self, waiter: &Waiter, bound: Duration) -> RetiredIo {
+        let r = self.pool().close(waiter, bound);
+        if r.stuck > 0 {
+            log::warn!(
+                "{}: {} I/O queue owners still inside a doorbell write after {bound:?}",
+                self.name,
+                r.stuck
+            );
+        }
+        r
     }
 
     /// FCP queue pairs not lent out.
     pub fn free_io_queues(&self) -> usize {
-        self.io.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.pool().idle()
     }
 
     fn ls_lock(&self) -> MutexGuard<'_, LsQueues> {
@@ -203,14 +210,13 @@ impl Lldd for HbaLldd {
                 self.name
             )));
         }
-        let alive = Arc::clone(&self.io_alive.lock().unwrap_or_else(|p| p.into_inner()));
-        if !alive.load(Ordering::Acquire) {
+        let pool = self.pool();
+        let Ok(rings) = pool.take() else {
             return Err(LlddError::PortUnavailable(format!(
                 "{}: FCP queue {qidx}: the port has no queue pairs (not up, or being reset)",
                 self.name
             )));
-        }
-        let rings = self.io.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        };
         let Some(rings) = rings else {
             return Err(LlddError::NoResources(format!(
                 "{}: FCP queue {qidx}: every queue pair created at bring-up is in use \
@@ -218,7 +224,7 @@ impl Lldd for HbaLldd {
                 self.name
             )));
         };
-        Ok(HbaQueue::new(rings, qsize, alive, Arc::clone(&self.io)))
+        Ok(HbaQueue::new(rings, qsize, pool))
     }
 
     fn ls_req(&self, lport: LocalPortId, req: LsReq) -> Result<(), LlddError> {

@@ -14,8 +14,9 @@
 //! | `unsolicited` | RSCN, LOGO, PLOGI, PRLI received from the fabric or a target |
 //! | [`lldd`], `ls` | [`HbaLldd`], the transport's view of the driver; NVMe LS requests |
 //! | `io_queue` | FCP I/O queue pairs (issue 5): per-queue WQ/CQ and XRI range, [`HbaQueue`] |
+//! | `io_pool`, `doorbell_gate` | one incarnation's pairs and their retirement; the gate that stops owner threads ringing doorbells of retired pairs |
 //! | `dma_buffer` | [`HbaDmaBuffer`], device-visible memory lent through `Lldd::alloc_dma` |
-//! | `shutdown` | orderly shutdown and the dead-device fast path |
+//! | `shutdown`, `restart` | orderly shutdown and the dead-device fast path; [`Hba::restart`] |
 //!
 //! Everything is polled: [`Hba::poll`] checks the port status, drains the
 //! queues, and runs what the events ask for. Mailbox commands and login
@@ -66,9 +67,11 @@ mod bringup;
 mod discovery;
 mod dma;
 mod dma_buffer;
+mod doorbell_gate;
 mod els;
 pub mod error;
 mod fabric;
+mod io_pool;
 mod io_queue;
 pub mod lldd;
 mod ls;
@@ -76,6 +79,7 @@ mod mailbox;
 mod port;
 mod queues;
 mod registers;
+mod restart;
 mod shutdown;
 mod unsolicited;
 mod wait;
@@ -98,6 +102,7 @@ pub use error::HbaError;
 pub use io_queue::{HbaQueue, IoQueueStats, MAX_IO_XRIS};
 pub use lldd::HbaLldd;
 pub use port::DeviceInputErrors;
+pub use restart::RestartReport;
 pub use wait::IdleHook;
 
 use port::{Port, PortEvent};
@@ -289,6 +294,8 @@ pub struct HbaStats {
     pub ls_dropped: u64,
     /// Answers to received LSs sent (XMIT_SEQUENCE64).
     pub ls_responses: u64,
+    /// [`Hba::restart`] calls that opened the port again.
+    pub restarts: u64,
 }
 
 /// The transport this driver registers its ports with.
@@ -598,8 +605,11 @@ impl Hba {
         self.login_pending = false;
         self.port = None;
         if let Some(reg) = &self.reg {
-            // The port is gone: nothing to destroy.
-            drop(reg.lldd.retire_io());
+            // The port is gone: nothing to destroy once no owner thread
+            // can ring a doorbell any more.
+            reg.lldd
+                .close_io(&self.waiter(), self.cfg.mailbox_timeout)
+                .finish();
         }
         if recover {
             self.state = HbaState::Recovering;
@@ -628,6 +638,15 @@ impl Hba {
         self.port = Some(port);
         self.state = HbaState::Online;
         Ok(())
+    }
+
+    /// Bounded waits on this port's clock and device.
+    fn waiter(&self) -> Waiter {
+        Waiter {
+            clock: self.cfg.clock.clone(),
+            device: self.device.clone(),
+            idle: Arc::clone(&self.cfg.idle),
+        }
     }
 
     fn unregister_all_rports(&mut self) {

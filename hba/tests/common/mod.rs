@@ -3,6 +3,8 @@
 // Test scaffolding: a failed setup is a failed test.
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+pub mod load;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +14,16 @@ use ufc_emu::sli4::{Generation, Sli4Config, Sli4Faults, Sli4Model};
 use ufc_hba::driver::{Hba, HbaConfig, HbaError, HbaLldd};
 use ufc_transport::transport::Transport;
 use ufc_transport::wwn::{FcAddr, Wwn};
-use ufc_vfio::Device;
+use ufc_vfio::{Device, ModelRunner};
+
+/// Where the SLI-4 model runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelMode {
+    /// Inside the driver's polls (`Device::poll_model`): deterministic.
+    Inline,
+    /// On its own thread (`ufc_vfio::ModelRunner`), as with hardware.
+    Thread,
+}
 
 /// A driver config whose waits advance the manual clock by 1 ms.
 pub fn hba_config(clock: &Clock, hand: &ManualClock) -> HbaConfig {
@@ -64,20 +75,44 @@ pub struct Rig {
     pub faults: Sli4Faults,
     pub transport: Arc<Transport<HbaLldd>>,
     pub hba: Hba,
+    pub mode: ModelMode,
+    /// The model's thread in [`ModelMode::Thread`]; stopped after the driver
+    /// (fields drop in order).
+    pub runner: Option<ModelRunner>,
 }
 
 impl Rig {
     /// A G7 port on a fabric with `fabric_cfg`, opened with a transport.
     pub fn new(fabric_cfg: FabricConfig, generation: Generation) -> Rig {
+        Rig::with_mode(fabric_cfg, generation, ModelMode::Inline)
+    }
+
+    /// [`Rig::new`] with the model inline or on its own thread.
+    pub fn with_mode(fabric_cfg: FabricConfig, generation: Generation, mode: ModelMode) -> Rig {
         let (clock, hand) = Clock::manual();
         let fabric = Fabric::new(fabric_cfg, clock.clone()).expect("fabric");
-        Rig::on(fabric, clock, hand, generation)
+        Rig::on_mode(fabric, clock, hand, generation, mode)
     }
 
     /// The same on an existing fabric.
     pub fn on(fabric: Arc<Fabric>, clock: Clock, hand: ManualClock, generation: Generation) -> Rig {
+        Rig::on_mode(fabric, clock, hand, generation, ModelMode::Inline)
+    }
+
+    /// [`Rig::on`] with the model inline or on its own thread.
+    pub fn on_mode(
+        fabric: Arc<Fabric>,
+        clock: Clock,
+        hand: ManualClock,
+        generation: Generation,
+        mode: ModelMode,
+    ) -> Rig {
         let cfg = Sli4Config::new(generation, host_addr(&fabric));
         let (device, faults) = model(cfg, &fabric, &clock);
+        let runner = match mode {
+            ModelMode::Inline => None,
+            ModelMode::Thread => Some(ModelRunner::spawn(&device, None).expect("model thread")),
+        };
         let transport = Transport::new(clock.clone());
         let hba = Hba::open(
             device,
@@ -92,7 +127,18 @@ impl Rig {
             faults,
             transport,
             hba,
+            mode,
+            runner,
         }
+    }
+
+    /// One management step: the driver, the transport, then 1 ms of clock.
+    pub fn step(&mut self) {
+        if let Err(e) = self.hba.poll() {
+            panic!("poll failed: {e}");
+        }
+        self.transport.poll();
+        self.hand.advance(Duration::from_millis(1));
     }
 
     /// Polls (advancing 10 ms between polls) until `done`, at most `limit` polls.
@@ -155,10 +201,15 @@ pub fn open_err(cfg: Sli4Config) -> HbaError {
 
 /// One target port with a RAM namespace, logged in and registered.
 pub fn ram_target_rig() -> Rig {
+    ram_target_rig_mode(ModelMode::Inline)
+}
+
+/// [`ram_target_rig`] with the model inline or on its own thread.
+pub fn ram_target_rig_mode(mode: ModelMode) -> Rig {
     let mut cfg = fabric_config(1);
     cfg.target_ports[0].subsystems[0].namespaces[0].backend =
         ufc_emu::fabric::config::NamespaceBackend::Ram;
-    let mut rig = Rig::new(cfg, Generation::G7);
+    let mut rig = Rig::with_mode(cfg, Generation::G7, mode);
     assert!(
         rig.poll_until(200, |r| !r.online_rports().is_empty()),
         "target not registered"
