@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use ufc_transport::wwn::FcAddr;
 
+use crate::hba_world::DeviceSpec;
 use crate::parse::{self, Pattern, Trid};
 use crate::verify::{self, VerifyKind};
 use crate::world::NsKind;
@@ -40,7 +41,9 @@ Examples:
   fcperf -q 128 -o 4k -w randread -t 10                   # spdk_nvme_perf style
   fcperf --rw=randrw --rwmixread=70 --bs=4k --iodepth=32 --numjobs=2 --runtime=10s
   fcperf --emu-namespace ram --rw randwrite --verify crc32c -t 5
-  fcperf -t 10 --restart-every 2s --output-format json     # LLDD restart drill
+  fcperf -t 10 --restart-every 2s --output-format json     # driver restart drill
+  fcperf --device emu:fabric.toml --link-bounce-every 1s   # a fabric from a file
+  fcperf --lldd fcloop -t 5                                # the transport without an HBA
   fcperf -r 'trtype:FC traddr:nn-0x20000090fa002779:pn-0x10000090fa002779 subnqn:nqn.2024-01.io.ufc:fcperf'
   fcperf --check 0000:3b:00.0                              # prerequisites of real hardware";
 
@@ -48,16 +51,18 @@ Examples:
 #[derive(Clone, Debug, Parser)]
 #[command(name = "fcperf", version, after_help = EXAMPLES)]
 pub struct Cli {
-    /// LLDD to run on.
-    #[arg(long, value_enum, default_value = "fcloop", help_heading = "Target")]
-    pub lldd: LlddKind,
-    /// Emulated SLI-4 HBA (`emu`, `emu:FILE.toml`) or a real one (PCI address); not available yet.
+    /// Run on an LLDD without an HBA instead of --device (for comparison).
+    #[arg(long, value_enum, conflicts_with = "device", help_heading = "Target")]
+    pub lldd: Option<LlddKind>,
+    /// The HBA: emulated on the built-in fabric (`emu`), on a fabric file
+    /// (`emu:FILE.toml`), or a real one bound to vfio-pci (PCI address) [default: emu].
     #[arg(
         long,
         value_name = "emu|emu:FILE.toml|PCI-ADDRESS",
+        value_parser = parse::device,
         help_heading = "Target"
     )]
-    pub device: Option<String>,
+    pub device: Option<DeviceSpec>,
     /// Remote port to use, nn-0x<wwnn>:pn-0x<wwpn> (0x optional, any case).
     #[arg(long, value_parser = parse_fc_addr, help_heading = "Target")]
     pub traddr: Option<FcAddr>,
@@ -126,7 +131,7 @@ pub struct Cli {
     /// Subsystems on the emulated target port (one namespace each).
     #[arg(long, default_value_t = 1, help_heading = "Emulator")]
     pub emu_subsystems: usize,
-    /// Latency added to every exchange by the fabric: 20us, 1ms …
+    /// Latency added to every exchange by fcloop: 20us, 1ms …
     #[arg(long, value_parser = parse::duration, default_value = "0", help_heading = "Emulator")]
     pub emu_latency: Duration,
     /// CPU of the emulated HBA's model thread (SLI-4 model only).
@@ -136,13 +141,13 @@ pub struct Cli {
     #[arg(long, help_heading = "Emulator")]
     pub pcap: Option<PathBuf>,
 
-    /// Restart the LLDD instance every interval while I/O runs.
+    /// Restart the driver (shutdown and open; fcloop: a new LLDD instance) every interval.
     #[arg(long, value_parser = parse::duration, help_heading = "Drills")]
     pub restart_every: Option<Duration>,
-    /// Unregister and re-register the remote port every interval.
+    /// Take the link down and up every interval (fcloop: the remote port).
     #[arg(long, value_parser = parse::duration, help_heading = "Drills")]
     pub link_bounce_every: Option<Duration>,
-    /// Inject an HBA firmware error every interval (SLI-4 model only).
+    /// Inject an HBA firmware error with RN every interval (--device emu only).
     #[arg(long, value_parser = parse::duration, help_heading = "Drills")]
     pub fw_error_every: Option<Duration>,
 
@@ -244,7 +249,7 @@ mod tests {
     #[test]
     fn defaults() {
         let c = parse(&[]).unwrap();
-        assert_eq!(c.lldd, LlddKind::Fcloop);
+        assert_eq!((c.lldd, c.device), (None, None));
         assert_eq!((c.iodepth, c.bs, c.rw), (128, 4096, Pattern::RandRead));
         assert_eq!(c.emu_namespace, NsKind::Null);
         assert_eq!(c.output_format, OutputFormat::Normal);
@@ -267,6 +272,18 @@ mod tests {
         assert!(e.contains("--traddr") && e.contains("nn-0x<16 hex>"), "{e}");
         let e = parse(&["-r", "trtype:RDMA traddr:1.2.3.4"]).unwrap_err();
         assert!(e.contains("--transport") && e.contains("trtype:FC"), "{e}");
+        let e = parse(&["--device", "3b:00"]).unwrap_err();
+        assert!(e.contains("--device") && e.contains("emu:FILE.toml"), "{e}");
+        assert_eq!(
+            parse(&["--device", "EMU:f.toml"]).unwrap().device,
+            Some(DeviceSpec::Emu(Some("f.toml".into())))
+        );
+        assert!(matches!(
+            parse(&["--device", "3b:00.0"]).unwrap().device,
+            Some(DeviceSpec::Pci(_))
+        ));
+        let e = parse(&["--lldd", "fcloop", "--device", "emu"]).unwrap_err();
+        assert!(e.contains("--lldd") && e.contains("--device"), "{e}");
         let e = parse(&["--lldd", "lpfc"]).unwrap_err();
         assert!(e.contains("--lldd") && e.contains("fcloop"), "{e}");
         let e = parse(&["--ctrl-loss-tmo", "x"]).unwrap_err();

@@ -1,16 +1,18 @@
-//! Drills run by the main thread while the jobs do I/O: the LLDD instance
-//! restarts (`--restart-every`) or the remote port bounces
-//! (`--link-bounce-every`). Each drill is a small state machine stepped from the
-//! management loop; it records how long the transport took to give the port
-//! back (unregister → `remoteport_delete`) and how long I/O took to resume.
+//! Drills run by the management thread while the jobs do I/O: the driver (or
+//! LLDD instance) restarts (`--restart-every`), the link bounces
+//! (`--link-bounce-every`) or the HBA firmware fails and recovers
+//! (`--fw-error-every`). Each drill is a small state machine stepped from the
+//! management loop over a [`Backend`]; it records how long the transport took to
+//! give the port back (unregister → `remoteport_delete`) and how long I/O took
+//! to resume.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backend::Backend;
 use crate::error::PerfError;
 use crate::job::JobShared;
-use crate::world::World;
 
 /// Which drill.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -19,8 +21,11 @@ pub enum DrillKind {
     /// Unregister both ports, drop the LLDD instance, register the same WWNs
     /// from a new instance (emu/tests/seed.rs `seed_rebind_before_timeout`).
     Restart,
-    /// Unregister the remote port, register it again on the same instance.
+    /// The link goes down and comes back (fcloop: the remote port is
+    /// unregistered and registered again on the same instance).
     LinkBounce,
+    /// The HBA firmware fails with RN set and the driver recovers the port.
+    FwError,
 }
 
 impl DrillKind {
@@ -29,6 +34,7 @@ impl DrillKind {
         match self {
             DrillKind::Restart => "restart",
             DrillKind::LinkBounce => "link-bounce",
+            DrillKind::FwError => "fw-error",
         }
     }
 }
@@ -102,9 +108,9 @@ impl Drills {
 
     /// Steps the drill in progress or, if `start_new`, starts a due one. Call
     /// after `Transport::poll`.
-    pub fn tick(
+    pub fn tick<B: Backend>(
         &mut self,
-        world: &World,
+        world: &mut B,
         now: Duration,
         jobs: &[Arc<JobShared>],
         start_new: bool,
@@ -123,20 +129,21 @@ impl Drills {
             };
             let kind = entry.0;
             entry.2 = now + entry.1;
-            let start = match kind {
-                DrillKind::Restart => world.unregister_all()?,
-                DrillKind::LinkBounce => world.unregister_rport()?,
-            };
-            log::info!("drill {}: ports unregistered", kind.name());
+            let begun = world.drill_begin(kind)?;
+            let start = begun.start;
+            log::info!("drill {}: started", kind.name());
             self.active = Some(Active {
                 kind,
                 start,
-                step: Step::Deleting,
+                step: match begun.back_at {
+                    Some(reregistered_at) => Step::Resuming { reregistered_at },
+                    None => Step::Deleting,
+                },
                 errors_at_start: errors(),
                 record: DrillRecord {
                     kind,
                     start_s: ((start - self.origin).as_nanos() as f64 / 1e3).round() / 1e6,
-                    rport_delete_ms: None,
+                    rport_delete_ms: begun.rport_delete.map(ms),
                     resume_ms: None,
                     failed_ios: 0,
                 },
@@ -145,12 +152,14 @@ impl Drills {
         };
         match a.step {
             Step::Deleting => {
-                if let Some(at) = world.rport_deleted_at(a.start) {
-                    a.record.rport_delete_ms.get_or_insert(ms(at - a.start));
+                let gone = world.drill_gone(a.kind, a.start);
+                if let Some(at) = gone.rport_deleted_at {
+                    a.record
+                        .rport_delete_ms
+                        .get_or_insert(ms(at.saturating_sub(a.start)));
                 }
-                let deleted = a.record.rport_delete_ms.is_some()
-                    && (a.kind == DrillKind::LinkBounce || world.lport_deleted(a.start));
-                let late = now - a.start > STEP_TIMEOUT;
+                let deleted = gone.done;
+                let late = now.saturating_sub(a.start) > STEP_TIMEOUT;
                 if deleted || late {
                     if late {
                         log::warn!(
@@ -158,10 +167,7 @@ impl Drills {
                             a.kind.name()
                         );
                     }
-                    let reregistered_at = match a.kind {
-                        DrillKind::Restart => world.new_instance()?,
-                        DrillKind::LinkBounce => world.reregister_rport()?,
-                    };
+                    let reregistered_at = world.drill_back(a.kind)?;
                     a.step = Step::Resuming { reregistered_at };
                 }
             }
@@ -174,9 +180,12 @@ impl Drills {
                     .min();
                 let all_done = jobs.iter().all(|j| j.finished.load(Ordering::Acquire));
                 if let Some(t) = resumed {
-                    a.record.resume_ms = Some(ms(Duration::from_nanos(t) - a.start));
+                    a.record.resume_ms = Some(ms(Duration::from_nanos(t).saturating_sub(a.start)));
                 }
-                if resumed.is_some() || all_done || now - reregistered_at > STEP_TIMEOUT {
+                if resumed.is_some()
+                    || all_done
+                    || now.saturating_sub(reregistered_at) > STEP_TIMEOUT
+                {
                     a.record.failed_ios = errors().saturating_sub(a.errors_at_start);
                     log::info!("drill {}: {:?}", a.kind.name(), a.record);
                     self.records.push(a.record.clone());

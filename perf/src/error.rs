@@ -14,13 +14,21 @@ pub enum PerfError {
         /// What is wrong and what to use instead.
         reason: String,
     },
-    /// The requested device path does not exist yet.
-    #[error(
-        "{what} is not available yet: the SLI-4 driver lands with issue #5; use --lldd fcloop"
-    )]
-    NotAvailable {
-        /// What was asked for (`--device emu`, …).
-        what: String,
+    /// A real HBA could not be opened through VFIO.
+    #[error("--device {address}: {source}")]
+    Vfio {
+        /// The PCI address given.
+        address: String,
+        /// The vfio error (it names the fix).
+        source: ufc_vfio::DeviceError,
+    },
+    /// The SLI-4 driver failed.
+    #[error("HBA {device}: {source}")]
+    Hba {
+        /// `emu`, `emu:FILE` or the PCI address.
+        device: String,
+        /// The driver's error.
+        source: ufc_hba::HbaError,
     },
     /// Building the emulated fabric failed.
     #[error("emulated fabric: {0}")]
@@ -57,7 +65,7 @@ pub enum PerfError {
     /// A drill step failed.
     #[error("drill {kind}: {reason}")]
     Drill {
-        /// `restart`, `link-bounce`.
+        /// `restart`, `link-bounce`, `fw-error`.
         kind: &'static str,
         /// What failed.
         reason: String,

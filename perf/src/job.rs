@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ufc_transport::lldd::Sge;
-use ufc_transport::{Clock, IoCompletion, IoSubmitError};
+use ufc_transport::lldd::{Lldd, Sge};
+use ufc_transport::{Clock, IoCompletion, IoQpair, IoSubmitError, Namespace};
 use ufc_vfio::dma::DmaBuf;
 
 use crate::error::PerfError;
@@ -21,7 +21,6 @@ use crate::parse::Pattern;
 use crate::stats::DirStats;
 use crate::verify::{self, VerifyKind};
 use crate::workload::{Offsets, Rng};
-use crate::world::{Ns, Qp};
 
 /// What one job does.
 #[derive(Clone, Debug)]
@@ -124,10 +123,10 @@ struct Slot {
     t0: u64,
 }
 
-struct Job<'a> {
+struct Job<'a, L: Lldd> {
     spec: &'a JobSpec,
-    qp: Qp,
-    ns: Ns,
+    qp: IoQpair<L::HwQueue>,
+    ns: Namespace<L>,
     clock: Clock,
     shared: Arc<JobShared>,
     slots: Vec<Slot>,
@@ -172,10 +171,10 @@ struct LatRun {
 }
 
 /// Runs a job to its end on the calling thread (pinned first).
-pub fn run(
+pub fn run<L: Lldd>(
     spec: &JobSpec,
-    qp: Qp,
-    ns: Ns,
+    qp: IoQpair<L::HwQueue>,
+    ns: Namespace<L>,
     bufs: Vec<DmaBuf>,
     clock: Clock,
     shared: Arc<JobShared>,
@@ -295,7 +294,7 @@ fn pin(cpu: usize) -> Result<(), String> {
     })
 }
 
-impl Job<'_> {
+impl<L: Lldd> Job<'_, L> {
     #[inline]
     fn now(&self) -> u64 {
         u64::try_from(self.clock.now().as_nanos()).unwrap_or(u64::MAX)

@@ -5,10 +5,12 @@
 //! in-memory loop to the emulated target, with the target running inline on the
 //! job's own thread. The emulated SLI-4 HBA (`--device emu`) comes with issue #5.
 
+pub mod backend;
 pub mod check;
 pub mod cli;
 pub mod drill;
 pub mod error;
+pub mod hba_world;
 pub mod job;
 pub mod parse;
 pub mod report;

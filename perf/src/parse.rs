@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ufc_transport::wwn::FcAddr;
 
+use crate::hba_world::DeviceSpec;
 use crate::world::NsKind;
 
 const SIZE_FORMS: &str =
@@ -200,6 +201,31 @@ pub fn namespace(s: &str) -> Result<NsKind, String> {
             "'{s}' is not a namespace kind; expected null, ram or file:PATH"
         )),
     }
+}
+
+/// Parses `--device emu|emu:FILE.toml|PCI-ADDRESS`.
+pub fn device(s: &str) -> Result<DeviceSpec, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("emu") {
+        return Ok(DeviceSpec::Emu(None));
+    }
+    if let Some((kind, path)) = t.split_once(':') {
+        if kind.eq_ignore_ascii_case("emu") {
+            if path.is_empty() {
+                return Err(format!(
+                    "'{s}' names no fabric file; expected emu:FILE.toml"
+                ));
+            }
+            return Ok(DeviceSpec::Emu(Some(PathBuf::from(path))));
+        }
+    }
+    ufc_vfio::PciAddress::parse(t)
+        .map(DeviceSpec::Pci)
+        .map_err(|e| {
+            format!(
+                "'{s}' is not a device ({e}); expected emu, emu:FILE.toml or a PCI address such as 0000:3b:00.0"
+            )
+        })
 }
 
 /// Parses a read percentage 0–100.

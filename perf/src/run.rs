@@ -1,6 +1,6 @@
-//! One fcperf run: resolve the options, build the emulated fabric, connect,
-//! start one thread per job, drive management and the drills on this thread,
-//! print progress, collect the results.
+//! One fcperf run: resolve the options, build the backend (the SLI-4 driver on
+//! its device, or fcloop), connect, start one thread per job, drive management
+//! and the drills on this thread, print progress, collect the results.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::Ordering;
@@ -8,14 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
+use ufc_hba::driver::MAX_IO_XRIS;
 use ufc_transport::wwn::FcAddr;
+use ufc_transport::{ConnectOptions, Controller, CtrlState};
 
-use crate::cli::{Cli, OutputFormat};
+use crate::backend::{Backend, Reachable};
+use crate::cli::{Cli, LlddKind, OutputFormat};
 use crate::drill::{DrillKind, Drills};
 use crate::error::PerfError;
+use crate::hba_world::{DeviceSpec, HbaSpec, HbaWorld};
 use crate::job::{self, JobShared, JobSpec};
 use crate::report::{self, JobInfo, Report};
-use crate::world::{self, Ctrl, EmuSpec, NsKind, World, HOST_ADDR, TARGET_ADDR};
+use crate::world::{EmuSpec, NsKind, World};
 
 /// Default measured time when neither --runtime nor --size is given.
 const DEFAULT_RUNTIME: Duration = Duration::from_secs(10);
@@ -38,88 +42,96 @@ fn usage(option: &'static str, reason: impl Into<String>) -> PerfError {
     }
 }
 
-/// One connection target: a subsystem, optionally one namespace.
+/// One connection target: a subsystem behind a target port, optionally one
+/// namespace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Target {
+    traddr: FcAddr,
     subnqn: String,
     nsid: Option<u32>,
 }
 
-fn check_traddr(option: &'static str, a: FcAddr, want: FcAddr) -> Result<(), PerfError> {
-    if a == want {
-        Ok(())
-    } else {
-        Err(usage(
-            option,
-            format!("{a} is not on the emulated fabric; the fcloop target port is {want}"),
-        ))
-    }
+fn list(available: &[Reachable]) -> String {
+    available
+        .iter()
+        .map(|r| format!("{} {}", r.traddr, r.subnqn))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// The subsystems (and namespaces) the run connects to.
-fn targets(cli: &Cli, available: &[String]) -> Result<Vec<Target>, PerfError> {
-    let known = |option: &'static str, nqn: &str| {
-        if available.iter().any(|a| a == nqn) {
-            Ok(())
-        } else {
-            Err(usage(
+/// The subsystems (and namespaces) the run connects to: every one the fabric
+/// reports, or those `--traddr`, `--subnqn` and `-r` pick.
+fn targets(cli: &Cli, available: &[Reachable], host: FcAddr) -> Result<Vec<Target>, PerfError> {
+    let pick = |option: &'static str,
+                traddr: Option<FcAddr>,
+                subnqn: Option<&str>,
+                nsid: Option<u32>|
+     -> Result<Vec<Target>, PerfError> {
+        let found: Vec<Target> = available
+            .iter()
+            .filter(|r| traddr.is_none_or(|a| a == r.traddr))
+            .filter(|r| subnqn.is_none_or(|n| n == r.subnqn))
+            .map(|r| Target {
+                traddr: r.traddr,
+                subnqn: r.subnqn.clone(),
+                nsid,
+            })
+            .collect();
+        if found.is_empty() {
+            let what = match (traddr, subnqn) {
+                (Some(a), Some(n)) => format!("subsystem {n} behind {a}"),
+                (Some(a), None) => format!("target port {a}"),
+                (None, Some(n)) => format!("subsystem {n}"),
+                (None, None) => "any subsystem".to_owned(),
+            };
+            return Err(usage(
                 option,
                 format!(
-                    "subsystem {nqn} is not on the emulated target; it has: {}",
-                    available.join(", ")
+                    "{what} is not on the fabric; it has: {}",
+                    if available.is_empty() {
+                        "nothing".to_owned()
+                    } else {
+                        list(available)
+                    }
                 ),
-            ))
+            ));
         }
+        Ok(found)
     };
-    if let Some(a) = cli.traddr {
-        check_traddr("--traddr", a, TARGET_ADDR)?;
-    }
     let mut out = Vec::new();
     for t in &cli.trids {
-        if let Some(a) = t.traddr {
-            check_traddr("--transport traddr", a, TARGET_ADDR)?;
-        }
         if let Some(h) = t.host_traddr {
-            check_traddr("--transport host_traddr", h, HOST_ADDR)?;
+            if h != host {
+                return Err(usage(
+                    "--transport host_traddr",
+                    format!("{h} is not this host's port; it is {host}"),
+                ));
+            }
         }
         for k in &t.ignored {
             log::warn!("transport ID key '{k}' is not used by fcperf; ignored");
         }
-        match &t.subnqn {
-            Some(nqn) => {
-                known("--transport subnqn", nqn)?;
-                out.push(Target {
-                    subnqn: nqn.clone(),
-                    nsid: t.nsid,
-                });
-            }
-            None => out.extend(available.iter().map(|n| Target {
-                subnqn: n.clone(),
-                nsid: t.nsid,
-            })),
-        }
+        out.extend(pick(
+            "--transport",
+            t.traddr.or(cli.traddr),
+            t.subnqn.as_deref(),
+            t.nsid,
+        )?);
     }
     if out.is_empty() {
-        match &cli.subnqn {
-            Some(nqn) => {
-                known("--subnqn", nqn)?;
-                out.push(Target {
-                    subnqn: nqn.clone(),
-                    nsid: None,
-                });
-            }
-            None => out.extend(available.iter().map(|n| Target {
-                subnqn: n.clone(),
-                nsid: None,
-            })),
-        }
+        let option = if cli.subnqn.is_some() {
+            "--subnqn"
+        } else {
+            "--traddr"
+        };
+        out = pick(option, cli.traddr, cli.subnqn.as_deref(), None)?;
     }
     out.dedup();
     Ok(out)
 }
 
 /// The options as fio's `global options` (strings, as fio prints them).
-fn global_options(cli: &Cli) -> Map<String, Value> {
+fn global_options(cli: &Cli, ioengine: &str) -> Map<String, Value> {
     let mut m = Map::new();
     let mut put = |k: &str, v: String| {
         m.insert(k.to_owned(), Value::String(v));
@@ -127,7 +139,7 @@ fn global_options(cli: &Cli) -> Map<String, Value> {
     put("rw", cli.rw.name().to_owned());
     put("bs", cli.bs.to_string());
     put("iodepth", cli.iodepth.to_string());
-    put("ioengine", "ufc-fcloop".to_owned());
+    put("ioengine", ioengine.to_owned());
     if let Some(p) = cli.rwmixread {
         put("rwmixread", p.to_string());
     }
@@ -154,28 +166,19 @@ fn global_options(cli: &Cli) -> Map<String, Value> {
     m
 }
 
-/// Runs fcperf as `cli` says; the caller prints the report.
-pub fn run(cli: &Cli) -> Result<Report, PerfError> {
-    if let Some(d) = &cli.device {
-        return Err(PerfError::NotAvailable {
-            what: format!("--device {d}"),
-        });
-    }
-    if cli.fw_error_every.is_some() {
-        return Err(usage(
-            "--fw-error-every",
-            "not available on fcloop: firmware errors are a drill of the SLI-4 HBA model (issue #5); use --restart-every or --link-bounce-every",
-        ));
-    }
-    if let Some(c) = cli.emu_cpu {
-        eprintln!("fcperf: --emu-cpu {c} applies to the SLI-4 HBA model; fcloop runs the target inline on each job's thread");
-    }
-    if let Some(p) = &cli.pcap {
-        eprintln!(
-            "fcperf: --pcap {} applies to the SLI-4 HBA model; fcloop has no link to capture",
-            p.display()
-        );
-    }
+/// What the options resolve to, before anything is built.
+#[derive(Clone, Debug)]
+struct Plan {
+    numjobs: usize,
+    cpus: Vec<usize>,
+    read_pct: u8,
+    capacity: u64,
+    io_limit: Option<u64>,
+    runtime: Option<Duration>,
+    ramp: Duration,
+}
+
+fn plan(cli: &Cli, max_jobs: usize) -> Result<Plan, PerfError> {
     if cli.verify.is_some() && cli.emu_namespace == NsKind::Null {
         return Err(usage(
             "--verify",
@@ -201,16 +204,18 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
         .or(cli.core_mask.as_ref())
         .map(|c| c.0.clone());
     let numjobs = cli.numjobs.or(cpu_list.as_ref().map(Vec::len)).unwrap_or(1);
-    if numjobs == 0 || numjobs > 16 {
+    if numjobs == 0 || numjobs > max_jobs {
         return Err(usage(
             "--numjobs",
-            "expected 1 to 16 (fcloop offers 16 hardware queues)",
+            format!("expected 1 to {max_jobs} (one hardware queue per job)"),
         ));
     }
-    let cpu_of = |i: usize| match &cpu_list {
-        Some(l) => l[i % l.len()],
-        None => i % ncpu,
-    };
+    let cpus = (0..numjobs)
+        .map(|i| match &cpu_list {
+            Some(l) => l[i % l.len()],
+            None => i % ncpu,
+        })
+        .collect();
     let read_pct = cli
         .rw
         .fixed_read_pct()
@@ -219,22 +224,53 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
         NsKind::Null => 1 << 40,
         NsKind::Ram | NsKind::File(_) => 1 << 30,
     });
+    // Checked again against each namespace the run connects to.
+    region(cli, capacity, cli.emu_lba_size, numjobs)?;
+    let io_limit = (!cli.time_based).then_some(cli.size).flatten();
+    let runtime = match (cli.runtime, io_limit) {
+        (Some(r), _) => Some(r),
+        (None, Some(_)) => None,
+        (None, None) => Some(DEFAULT_RUNTIME),
+    };
+    Ok(Plan {
+        numjobs,
+        cpus,
+        read_pct,
+        capacity,
+        io_limit,
+        runtime,
+        ramp: cli.ramp_time.unwrap_or_default(),
+    })
+}
+
+/// A job's region on a namespace of `ns_bytes` bytes in `lba`-byte blocks:
+/// (units of `--bs` per job, whether the jobs split the region).
+fn region(cli: &Cli, ns_bytes: u64, lba: u32, numjobs: usize) -> Result<(u64, bool), PerfError> {
     let bs = u64::from(cli.bs);
-    if cli.offset % u64::from(cli.emu_lba_size) != 0 || cli.offset >= capacity {
+    if cli.bs % lba != 0 {
+        return Err(usage(
+            "--bs",
+            format!(
+                "{} is not a multiple of the namespace's {lba}-byte block size",
+                cli.bs
+            ),
+        ));
+    }
+    if cli.offset % u64::from(lba) != 0 || cli.offset >= ns_bytes {
         return Err(usage(
             "--offset",
             format!(
-                "{} must be a multiple of the block size and below the namespace size {capacity}",
+                "{} must be a multiple of the block size and below the namespace size {ns_bytes}",
                 cli.offset
             ),
         ));
     }
-    let size = cli.size.unwrap_or(capacity - cli.offset);
-    if cli.offset + size > capacity || size < bs {
+    let size = cli.size.unwrap_or(ns_bytes - cli.offset);
+    if cli.offset + size > ns_bytes || size < bs {
         return Err(usage(
             "--size",
             format!(
-                "{size} bytes from offset {} do not fit the {capacity}-byte namespace or hold one {bs}-byte I/O; set --emu-ns-size or a smaller --size",
+                "{size} bytes from offset {} do not fit the {ns_bytes}-byte namespace or hold one {bs}-byte I/O; set --emu-ns-size or a smaller --size",
                 cli.offset
             ),
         ));
@@ -251,34 +287,174 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
             format!("{units_per_job} blocks per job is too many to track; give --size (at most {} with --bs {bs})", MAX_VERIFY_UNITS * bs),
         ));
     }
-    let io_limit = (!cli.time_based).then_some(cli.size).flatten();
-    let runtime = match (cli.runtime, io_limit) {
-        (Some(r), _) => Some(r),
-        (None, Some(_)) => None,
-        (None, None) => Some(DEFAULT_RUNTIME),
-    };
-    let ramp = cli.ramp_time.unwrap_or_default();
+    Ok((units_per_job, split))
+}
 
-    let world = World::build(&EmuSpec {
+/// Controllers the run connects (one per target, at most one per job) and
+/// I/O queues per controller.
+fn controllers(targets: usize, numjobs: usize) -> (usize, usize) {
+    let n = targets.min(numjobs).max(1);
+    (n, numjobs.div_ceil(n))
+}
+
+/// Runs fcperf as `cli` says; the caller prints the report.
+pub fn run(cli: &Cli) -> Result<Report, PerfError> {
+    if cli.lldd == Some(LlddKind::Fcloop) {
+        return run_fcloop(cli);
+    }
+    let device = cli.device.clone().unwrap_or(DeviceSpec::Emu(None));
+    if !cli.emu_latency.is_zero() {
+        return Err(usage(
+            "--emu-latency",
+            "the SLI-4 model completes FCP exchanges without added latency; use --lldd fcloop for an added latency",
+        ));
+    }
+    if cli.pcap.is_some() && matches!(device, DeviceSpec::Pci(_)) {
+        return Err(usage(
+            "--pcap",
+            "captures the emulated link only; use --device emu",
+        ));
+    }
+    if cli.emu_cpu.is_some() && matches!(device, DeviceSpec::Pci(_)) {
+        return Err(usage(
+            "--emu-cpu",
+            "places the emulated HBA's model thread; a real HBA has none",
+        ));
+    }
+    // The driver's queue pairs: an admin queue and per_ctrl I/O queues per
+    // controller, and a spare.
+    let max_jobs = 16;
+    let p = plan(cli, max_jobs)?;
+    if cli.iodepth > usize::from(MAX_IO_XRIS) {
+        return Err(usage(
+            "--iodepth",
+            format!(
+                "{} is deeper than an HBA queue pair's {MAX_IO_XRIS} exchanges",
+                cli.iodepth
+            ),
+        ));
+    }
+    let ctrls_max = cli
+        .emu_subsystems
+        .max(1)
+        .max(cli.trids.len())
+        .min(p.numjobs);
+    let per_ctrl = p.numjobs.div_ceil(ctrls_max.max(1));
+    let pairs = ctrls_max * (1 + per_ctrl) + 1;
+    // Beyond the job's depth: the admin queue and held requests during a
+    // reconnection stay within it.
+    let io_xris = (cli.iodepth as u16 + 1).clamp(32, MAX_IO_XRIS);
+    // Spread the model thread away from the jobs when there is a free CPU.
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let emu_cpu = cli
+        .emu_cpu
+        .or_else(|| (0..ncpu).rev().find(|c| !p.cpus.contains(c)));
+    let mut subnqns: Vec<String> = cli.trids.iter().filter_map(|t| t.subnqn.clone()).collect();
+    subnqns.extend(cli.subnqn.clone());
+    let mut world = HbaWorld::build(&HbaSpec {
+        device,
         namespace: cli.emu_namespace.clone(),
         lba_size: cli.emu_lba_size,
-        capacity,
+        capacity: p.capacity,
+        subsystems: cli.emu_subsystems.max(1),
+        emu_cpu,
+        pcap: cli.pcap.clone(),
+        dev_loss_tmo: cli.dev_loss_tmo,
+        io_queue_pairs: u16::try_from(pairs).unwrap_or(u16::MAX),
+        io_xris,
+        data_buf: cli.bs as usize,
+        data_bufs: cli.iodepth * p.numjobs,
+        subnqns,
+    })?;
+    let normal = cli.output_format == OutputFormat::Normal;
+    if normal {
+        if let Some(c) = emu_cpu {
+            println!("Emulated HBA model thread on lcore {c}");
+        }
+    }
+    run_on(&mut world, cli, &p)
+}
+
+fn run_fcloop(cli: &Cli) -> Result<Report, PerfError> {
+    if let Some(c) = cli.emu_cpu {
+        eprintln!("fcperf: --emu-cpu {c} applies to the SLI-4 HBA model; fcloop runs the target inline on each job's thread");
+    }
+    if let Some(p) = &cli.pcap {
+        eprintln!(
+            "fcperf: --pcap {} applies to the SLI-4 HBA model; fcloop has no link to capture",
+            p.display()
+        );
+    }
+    let p = plan(cli, 16)?;
+    let mut world = World::build(&EmuSpec {
+        namespace: cli.emu_namespace.clone(),
+        lba_size: cli.emu_lba_size,
+        capacity: p.capacity,
         subsystems: cli.emu_subsystems.max(1),
         latency: cli.emu_latency,
         dev_loss_tmo: cli.dev_loss_tmo,
         data_buf: cli.bs as usize,
-        data_bufs: cli.iodepth * numjobs,
+        data_bufs: cli.iodepth * p.numjobs,
     })?;
-    let targets = targets(cli, &world.subsystems())?;
+    run_on(&mut world, cli, &p)
+}
+
+/// Connects `opts` and polls management until the controller is LIVE.
+fn connect<B: Backend>(
+    b: &mut B,
+    opts: ConnectOptions,
+    timeout: Duration,
+) -> Result<Controller<B::L>, PerfError> {
+    let c = b.transport().connect(opts)?;
+    let clock = b.transport().clock().clone();
+    let start = clock.now();
+    while c.state() != CtrlState::Live {
+        if b.poll()? == 0 {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        if clock.now() - start > timeout || c.state() == CtrlState::Deleted {
+            return Err(PerfError::ConnectTimeout {
+                name: c.name().to_owned(),
+                waited: timeout,
+                state: c.state().to_string(),
+            });
+        }
+    }
+    Ok(c)
+}
+
+fn run_on<B: Backend>(world: &mut B, cli: &Cli, p: &Plan) -> Result<Report, PerfError> {
+    let numjobs = p.numjobs;
+    let bs = u64::from(cli.bs);
+    for (kind, every) in [
+        (DrillKind::Restart, cli.restart_every),
+        (DrillKind::LinkBounce, cli.link_bounce_every),
+        (DrillKind::FwError, cli.fw_error_every),
+    ] {
+        if every.is_some() {
+            if let Err(reason) = world.supports(kind) {
+                let option = match kind {
+                    DrillKind::Restart => "--restart-every",
+                    DrillKind::LinkBounce => "--link-bounce-every",
+                    DrillKind::FwError => "--fw-error-every",
+                };
+                return Err(usage(option, reason));
+            }
+        }
+    }
+    let targets = targets(cli, &world.reachable(), world.host_addr())?;
     let normal = cli.output_format == OutputFormat::Normal;
     if normal {
         println!("Initializing NVMe Controllers");
     }
-    let per_ctrl = numjobs.div_ceil(targets.len());
+    let (nctrl, per_ctrl) = controllers(targets.len(), numjobs);
     let queue_size = u16::try_from(cli.iodepth + 1).unwrap_or(1024).max(16);
-    let mut ctrls: Vec<(Ctrl, &Target)> = Vec::new();
-    for t in targets.iter().take(numjobs) {
-        let mut o = world::connect_options(&t.subnqn, per_ctrl as u16, queue_size);
+    let host = world.host_addr();
+    let mut ctrls: Vec<(Controller<B::L>, &Target)> = Vec::new();
+    for t in targets.iter().take(nctrl) {
+        let mut o = ConnectOptions::new(t.traddr, host, &t.subnqn);
+        o.nr_io_queues = per_ctrl as u16;
+        o.queue_size = queue_size;
         if let Some(x) = cli.ctrl_loss_tmo {
             o.ctrl_loss_tmo = x.0;
         }
@@ -291,17 +467,17 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
         if let Some(x) = cli.fast_io_fail_tmo {
             o.fast_io_fail_tmo = x.0;
         }
-        let c = world.connect(o, Duration::from_secs(10))?;
+        let c = connect(world, o, Duration::from_secs(10))?;
         if normal {
             println!(
-                "Attached to NVMe over FC Controller at traddr:{TARGET_ADDR} subnqn:{}",
-                t.subnqn
+                "Attached to NVMe over FC Controller at traddr:{} subnqn:{}",
+                t.traddr, t.subnqn
             );
         }
         ctrls.push((c, t));
     }
 
-    let clock = world.transport.clock().clone();
+    let clock = world.transport().clock().clone();
     let mut handles = Vec::new();
     let mut shared = Vec::new();
     let mut infos = Vec::new();
@@ -319,11 +495,12 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
             })?;
         let qp = ctrl.alloc_io_qpair()?;
         let bufs = (0..cli.iodepth)
-            .map(|_| world.pool.alloc(cli.bs as usize))
+            .map(|_| world.pool().alloc(cli.bs as usize))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| PerfError::Emu("DMA pool exhausted".into()))?;
-        let cpu = cpu_of(i);
+        let cpu = p.cpus[i];
         let lba = u64::from(ns.lba_size());
+        let (units_per_job, split) = region(cli, ns.num_lbas() * lba, ns.lba_size(), numjobs)?;
         let start_lba = (cli.offset
             + if split {
                 i as u64 * units_per_job * bs
@@ -335,23 +512,26 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
             index: i,
             cpu: Some(cpu),
             pattern: cli.rw,
-            read_pct,
+            read_pct: p.read_pct,
             bs: cli.bs,
             depth: cli.iodepth,
             start_lba,
             units: units_per_job,
             norandommap: cli.norandommap,
             verify: cli.verify,
-            ramp,
-            runtime,
-            io_limit: io_limit.map(|l| if split { l / numjobs as u64 } else { l }),
+            ramp: p.ramp,
+            runtime: p.runtime,
+            io_limit: p
+                .io_limit
+                .map(|l| if split { l / numjobs as u64 } else { l }),
             drain_timeout: DRAIN_TIMEOUT,
             seed: cli.seed.wrapping_add(i as u64 * 0x9E37_79B9),
         };
         infos.push(JobInfo {
             name: format!("job{i}"),
             device: format!(
-                "FC (traddr:{TARGET_ADDR} subnqn:{}) NSID {}",
+                "FC (traddr:{} subnqn:{}) NSID {}",
+                t.traddr,
                 t.subnqn,
                 ns.nsid()
             ),
@@ -364,7 +544,7 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
         let clock = clock.clone();
         let h = std::thread::Builder::new()
             .name(format!("fcperf-job{i}"))
-            .spawn(move || job::run(&spec, qp, ns, bufs, clock, sh))
+            .spawn(move || job::run::<B::L>(&spec, qp, ns, bufs, clock, sh))
             .map_err(|e| PerfError::Job {
                 job: i,
                 reason: format!("cannot start thread: {e}"),
@@ -378,46 +558,57 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
 
     let origin = clock.now();
     let mut every = Vec::new();
-    if let Some(e) = cli.restart_every {
-        every.push((DrillKind::Restart, e));
-    }
-    if let Some(e) = cli.link_bounce_every {
-        every.push((DrillKind::LinkBounce, e));
+    for (kind, e) in [
+        (DrillKind::Restart, cli.restart_every),
+        (DrillKind::LinkBounce, cli.link_bounce_every),
+        (DrillKind::FwError, cli.fw_error_every),
+    ] {
+        if let Some(e) = e {
+            every.push((kind, e));
+        }
     }
     let mut drills = Drills::new(&every, origin);
-    let run_end = runtime.map(|r| origin + ramp + r);
+    let ramp = p.ramp;
+    let run_end = p.runtime.map(|r| origin + ramp + r);
     let progress = std::io::stderr().is_terminal();
     let mut next_report = origin + Duration::from_secs(1);
     let (mut last_ios, mut last_bytes) = (0u64, 0u64);
     let hard_stop =
-        origin + ramp + runtime.unwrap_or(Duration::from_secs(3600)) + DRAIN_TIMEOUT * 3;
-    let mut drill_error = None;
+        origin + ramp + p.runtime.unwrap_or(Duration::from_secs(3600)) + DRAIN_TIMEOUT * 3;
+    let mut run_error = None;
+    let stop_all = |shared: &[Arc<JobShared>]| {
+        for s in shared {
+            s.stop.store(true, Ordering::Relaxed);
+        }
+    };
     loop {
-        world.transport.poll();
+        if run_error.is_none() {
+            if let Err(e) = world.poll() {
+                log::error!("{e}");
+                run_error = Some(e);
+                stop_all(&shared);
+            }
+        }
         let now = clock.now();
         let finished = shared
             .iter()
             .filter(|s| s.finished.load(Ordering::Acquire))
             .count();
-        if drill_error.is_none() {
+        if run_error.is_none() {
             // A drill needs I/O after it to measure the resume: none in the last
             // DRILL_MARGIN of a timed run.
             let start_new = finished == 0 && run_end.is_none_or(|end| now + DRILL_MARGIN < end);
-            if let Err(e) = drills.tick(&world, now, &shared, start_new) {
+            if let Err(e) = drills.tick(world, now, &shared, start_new) {
                 log::error!("{e}");
-                drill_error = Some(e);
-                for s in &shared {
-                    s.stop.store(true, Ordering::Relaxed);
-                }
+                run_error = Some(e);
+                stop_all(&shared);
             }
         }
-        if finished == shared.len() && (drills.active().is_none() || drill_error.is_some()) {
+        if finished == shared.len() && (drills.active().is_none() || run_error.is_some()) {
             break;
         }
         if now >= hard_stop {
-            for s in &shared {
-                s.stop.store(true, Ordering::Relaxed);
-            }
+            stop_all(&shared);
         }
         if progress && now >= next_report {
             let ios: u64 = shared.iter().map(|s| s.ios.load(Ordering::Relaxed)).sum();
@@ -463,10 +654,11 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
         })??;
         jobs.push((info, r));
     }
-    if let Some(e) = drill_error {
+    if let Some(e) = run_error {
         return Err(e);
     }
-    let mut options = global_options(cli);
+    disconnect(world, ctrls.into_iter().map(|(c, _)| c).collect());
+    let mut options = global_options(cli, world.ioengine());
     options.insert("numjobs".into(), json!(numjobs.to_string()));
     Ok(Report {
         jobs,
@@ -474,4 +666,27 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
         options,
         elapsed,
     })
+}
+
+/// Deletes the controllers and waits (bounded) until the transport let them go,
+/// so the driver shuts down with no association left.
+fn disconnect<B: Backend>(world: &mut B, ctrls: Vec<Controller<B::L>>) {
+    for c in ctrls {
+        if let Err(e) = c.delete() {
+            log::warn!("deleting controller {}: {e}", c.name());
+        }
+    }
+    let clock = world.transport().clock().clone();
+    let start = clock.now();
+    while !world.transport().stats().ctrls.is_empty() {
+        if let Err(e) = world.poll() {
+            log::warn!("{e}");
+            return;
+        }
+        if clock.now() - start > DRAIN_TIMEOUT {
+            log::warn!("controllers still present {DRAIN_TIMEOUT:?} after their delete");
+            return;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
 }

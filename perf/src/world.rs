@@ -20,6 +20,8 @@ use ufc_transport::{
 };
 use ufc_vfio::dma::{ClassConfig, DmaPool, DmaView, HugePages, IovaAllocator, PoolConfig};
 
+use crate::backend::{Backend, Begun, Gone, Reachable};
+use crate::drill::DrillKind;
 use crate::error::PerfError;
 
 /// The LLDD every run uses today.
@@ -355,4 +357,75 @@ pub fn connect_options(nqn: &str, nr_io_queues: u16, queue_size: u16) -> Connect
     o.nr_io_queues = nr_io_queues;
     o.queue_size = queue_size;
     o
+}
+
+impl Backend for World {
+    type L = Fc;
+
+    fn transport(&self) -> &Arc<Transport<Fc>> {
+        &self.transport
+    }
+
+    fn ioengine(&self) -> &'static str {
+        "ufc-fcloop"
+    }
+
+    fn host_addr(&self) -> FcAddr {
+        HOST_ADDR
+    }
+
+    fn reachable(&self) -> Vec<Reachable> {
+        self.subsystems()
+            .into_iter()
+            .map(|subnqn| Reachable {
+                traddr: TARGET_ADDR,
+                subnqn,
+            })
+            .collect()
+    }
+
+    fn pool(&self) -> &Arc<DmaPool> {
+        &self.pool
+    }
+
+    fn poll(&mut self) -> Result<usize, PerfError> {
+        Ok(self.transport.poll())
+    }
+
+    fn supports(&self, kind: DrillKind) -> Result<(), String> {
+        match kind {
+            DrillKind::Restart | DrillKind::LinkBounce => Ok(()),
+            DrillKind::FwError => Err("not available on fcloop: firmware errors are a drill of the SLI-4 HBA model; use --device emu, or --restart-every / --link-bounce-every".into()),
+        }
+    }
+
+    fn drill_begin(&mut self, kind: DrillKind) -> Result<Begun, PerfError> {
+        let start = match kind {
+            DrillKind::Restart => self.unregister_all()?,
+            DrillKind::LinkBounce => self.unregister_rport()?,
+            DrillKind::FwError => {
+                return Err(drill("fw-error", "fcloop has no firmware"));
+            }
+        };
+        Ok(Begun {
+            start,
+            rport_delete: None,
+            back_at: None,
+        })
+    }
+
+    fn drill_gone(&mut self, kind: DrillKind, start: Duration) -> Gone {
+        let at = self.rport_deleted_at(start);
+        Gone {
+            rport_deleted_at: at,
+            done: at.is_some() && (kind == DrillKind::LinkBounce || self.lport_deleted(start)),
+        }
+    }
+
+    fn drill_back(&mut self, kind: DrillKind) -> Result<Duration, PerfError> {
+        match kind {
+            DrillKind::Restart | DrillKind::FwError => self.new_instance(),
+            DrillKind::LinkBounce => self.reregister_rport(),
+        }
+    }
 }

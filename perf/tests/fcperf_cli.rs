@@ -1,4 +1,5 @@
-//! Runs the fcperf binary on fcloop for about a second per case and checks
+//! Runs the fcperf binary for about a second per case, on the emulated HBA
+//! (`--device emu`, the default) and on fcloop (`--lldd fcloop`), and checks
 //! what it reports: correctness (no errors, verified data, drills recorded, fio
 //! field names), never speed.
 
@@ -14,6 +15,9 @@ fn fcperf(args: &[&str]) -> Output {
         .output()
         .expect("run fcperf")
 }
+
+/// The two paths every workload test runs on.
+const BACKENDS: [&[&str]; 2] = [&["--device", "emu"], &["--lldd", "fcloop"]];
 
 fn json_run(args: &[&str]) -> Value {
     let mut all = vec!["--output-format", "json"];
@@ -65,7 +69,15 @@ fn assert_clean(v: &Value) {
 
 #[test]
 fn verified_mixed_io_on_ram_namespace() {
+    for backend in BACKENDS {
+        verified_mixed_io_on(backend);
+    }
+}
+
+fn verified_mixed_io_on(backend: &[&str]) {
     let v = json_run(&[
+        backend[0],
+        backend[1],
         "--emu-namespace",
         "ram",
         "--rw",
@@ -98,7 +110,15 @@ fn verified_mixed_io_on_ram_namespace() {
 
 #[test]
 fn restart_drills_lose_no_io() {
+    for backend in BACKENDS {
+        restart_drills_on(backend);
+    }
+}
+
+fn restart_drills_on(backend: &[&str]) {
     let v = json_run(&[
+        backend[0],
+        backend[1],
         "--emu-namespace",
         "ram",
         "-w",
@@ -136,7 +156,15 @@ fn restart_drills_lose_no_io() {
 
 #[test]
 fn link_bounce_drills_lose_no_io() {
+    for backend in BACKENDS {
+        link_bounce_drills_on(backend);
+    }
+}
+
+fn link_bounce_drills_on(backend: &[&str]) {
     let v = json_run(&[
+        backend[0],
+        backend[1],
         "--emu-namespace",
         "ram",
         "--rw",
@@ -215,6 +243,8 @@ fn read_only_verify_prefills_then_checks() {
 fn failed_io_sets_the_exit_code_and_is_counted_per_drill() {
     // fast_io_fail_tmo 0: I/O held across a link bounce fails at once with 0x370.
     let args = [
+        "--lldd",
+        "fcloop",
         "--output-format",
         "json",
         "--link-bounce-every",
@@ -261,23 +291,117 @@ fn failed_io_sets_the_exit_code_and_is_counted_per_drill() {
 }
 
 #[test]
-fn device_emu_is_not_available_yet() {
-    for dev in ["emu", "emu:hba.toml", "0000:3b:00.0"] {
-        let out = fcperf(&["--device", dev, "-t", "1"]);
-        assert!(!out.status.success());
-        let e = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            e.contains("not available yet")
-                && e.contains("issue #5")
-                && e.contains("--lldd fcloop"),
-            "{e}"
-        );
+fn fw_error_drills_on_the_emulated_hba_lose_no_io() {
+    let v = json_run(&[
+        "--emu-namespace",
+        "ram",
+        "--rw",
+        "randrw",
+        "--size",
+        "4m",
+        "-q",
+        "32",
+        "--verify",
+        "crc32c",
+        "--fw-error-every",
+        "300ms",
+        "--time_based",
+        "-t",
+        "1",
+    ]);
+    assert_clean(&v);
+    assert_eq!(v["global options"]["ioengine"], "ufc-hba-emu");
+    assert!(v["jobs"][0]["verified_ios"].as_u64().unwrap() > 0);
+    let drills = v["drills"].as_array().unwrap();
+    assert!(!drills.is_empty(), "no drill recorded: {v}");
+    for d in drills {
+        assert_eq!(d["kind"], "fw-error");
+        assert!(d["rport_delete_ms"].as_f64().is_some(), "{d}");
+        assert!(d["resume_ms"].as_f64().is_some(), "{d}");
+        assert_eq!(d["failed_ios"], 0);
     }
 }
 
 #[test]
+fn device_forms_and_their_errors() {
+    // A fabric file: two subsystems behind one target port; both are connected.
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("fabric.toml");
+    std::fs::write(
+        &toml,
+        r#"
+[[host_port]]
+wwnn = "0x20000090fa000001"
+wwpn = "0x10000090fa000001"
+
+[[target_port]]
+wwnn = "0x20000090fb000007"
+wwpn = "0x10000090fb000007"
+
+[[target_port.subsystem]]
+nqn = "nqn.2024-01.io.ufc:file-a"
+[[target_port.subsystem.namespace]]
+backend = "null"
+blocks = 65536
+
+[[target_port.subsystem]]
+nqn = "nqn.2024-01.io.ufc:file-b"
+[[target_port.subsystem.namespace]]
+backend = "null"
+blocks = 65536
+"#,
+    )
+    .unwrap();
+    let dev = format!("emu:{}", toml.display());
+    let v = json_run(&["--device", &dev, "--numjobs", "2", "-q", "8", "-t", "1"]);
+    assert_clean(&v);
+    let devices: Vec<&str> = v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["device"].as_str().unwrap())
+        .collect();
+    for nqn in ["file-a", "file-b"] {
+        assert!(
+            devices
+                .iter()
+                .any(|d| d.contains(nqn) && d.contains("nn-0x20000090fb000007")),
+            "{devices:?}"
+        );
+    }
+
+    let out = fcperf(&["--device", "emu:/nonexistent/fabric.toml", "-t", "1"]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("/nonexistent/fabric.toml"), "{e}");
+
+    // No IOMMU and no such device here: the vfio error with its fix.
+    let out = fcperf(&["--device", "0000:ff:1f.7", "--subnqn", "nqn.x", "-t", "1"]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("--device 0000:ff:1f.7") && e.contains("lspci"),
+        "{e}"
+    );
+    let out = fcperf(&["--device", "3b:00", "-t", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("--device") && e.contains("0000:3b:00.0") && e.contains("emu:FILE.toml"),
+        "{e}"
+    );
+    let out = fcperf(&["--device", "emu", "--emu-latency", "20us", "-t", "1"]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("--emu-latency") && e.contains("--lldd fcloop"),
+        "{e}"
+    );
+}
+
+#[test]
 fn fw_error_drill_and_bad_values_are_refused_clearly() {
-    let out = fcperf(&["--fw-error-every", "2s", "-t", "1"]);
+    let out = fcperf(&["--lldd", "fcloop", "--fw-error-every", "2s", "-t", "1"]);
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -307,7 +431,9 @@ fn fw_error_drill_and_bad_values_are_refused_clearly() {
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
-        e.contains("not on the emulated fabric") && e.contains("nn-0x20000090fa002779"),
+        e.contains("--traddr")
+            && e.contains("is not on the fabric")
+            && e.contains("nn-0x20000090fa002779"),
         "{e}"
     );
 }
