@@ -108,10 +108,17 @@ fn e2e_target_disconnect() {
         "{hs:?}"
     );
 
-    // The teardown aborts what the old association still had outstanding on
-    // its admin queue (no I/O was in flight); those WQEs end in error
-    // statuses, counted here. I/O after the reconnect adds none.
+    // The model counts every WCQE with a status other than 0 or 0x01 as a
+    // WQE error. The teardown leaves exactly one, and it is the target's
+    // doing: the target ends the association's outstanding Async Event
+    // Request and the model completes that FCP exchange with status 0x02
+    // (remote stop). The transport's abort of the AER crosses that
+    // completion; the driver reaps the CQ before sending ABORT_WQE, so no
+    // ABORT finds a finished exchange (local reject 0x0C, no abort match),
+    // which was the second error counted before. I/O after the reconnect
+    // adds none.
     let teardown_errors = rig.faults.stats().wqe_errors;
+    assert_eq!(teardown_errors, 1, "{:?}", rig.faults.stats());
 
     // I/O resumes on the new association through the same queue pair.
     verified_io(&mut rig, &mut qp, &ns, 200, 0xA5);

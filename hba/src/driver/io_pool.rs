@@ -13,6 +13,7 @@
 //!    mapped, since the port may still write completions into it; a queue
 //!    dropped after `finish` frees its own at once.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -58,6 +59,9 @@ pub(crate) struct PoolInner {
 #[derive(Debug)]
 pub(crate) struct IoPool {
     inner: Mutex<PoolInner>,
+    /// The link as management last saw it: aborts while it is down go
+    /// without ABTS (IA = 1).
+    link_up: AtomicBool,
 }
 
 impl IoPool {
@@ -71,7 +75,18 @@ impl IoPool {
                 pairs,
                 parked: Vec::new(),
             }),
+            link_up: AtomicBool::new(false),
         }
+    }
+
+    /// Management: the link went up or down.
+    pub fn set_link(&self, up: bool) {
+        self.link_up.store(up, Ordering::Release);
+    }
+
+    /// The link is up (as of management's last look).
+    pub fn link_up(&self) -> bool {
+        self.link_up.load(Ordering::Acquire)
     }
 
     /// A pool with nothing, already retired (before the first bring-up).
@@ -83,6 +98,7 @@ impl IoPool {
                 pairs: Vec::new(),
                 parked: Vec::new(),
             }),
+            link_up: AtomicBool::new(false),
         }
     }
 

@@ -14,6 +14,7 @@
 //! still owned by a thread then refuses new exchanges and fails the ones it
 //! had.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use ufc_transport::lldd::{
@@ -446,6 +447,10 @@ pub struct HbaQueue {
     home: Arc<IoPool>,
     /// Outstanding exchanges were failed after the port went away.
     failed_all: bool,
+    /// Completions reaped by `abort` (so that no ABORT goes out for an
+    /// exchange whose completion is already in the CQ), reported by the next
+    /// `poll`. Never holds more than the pair's exchanges: allocated once.
+    stash: VecDeque<FcpDone>,
 }
 
 impl std::fmt::Debug for HbaQueue {
@@ -462,6 +467,7 @@ impl HbaQueue {
     pub(crate) fn new(rings: IoRings, qsize: u16, home: Arc<IoPool>) -> HbaQueue {
         HbaQueue {
             gate: Arc::clone(&rings.gate),
+            stash: VecDeque::with_capacity(rings.slots.len()),
             rings: Some(rings),
             by_tag: vec![NO_SLOT; qsize.into()],
             pending: 0,
@@ -608,11 +614,25 @@ impl HwQueue for HbaQueue {
         let Some(&slot) = self.by_tag.get(usize::from(tag)) else {
             return;
         };
-        let local_only = !self.alive();
+        if slot == NO_SLOT {
+            return;
+        }
         self.flush();
+        if !self.alive() {
+            // Retired: the next poll fails it.
+            return;
+        }
         let Some(r) = self.rings.as_mut() else {
             return;
         };
+        // A completion already in the CQ crossed the abort: take it now
+        // (reported by the next poll) rather than send an ABORT that finds
+        // no exchange.
+        let room = self.stash.capacity() - self.stash.len();
+        let stash = &mut self.stash;
+        reap(r, &self.gate, &mut self.by_tag, room as u32, &mut |d| {
+            stash.push_back(d)
+        });
         let Some(SlotState::Busy {
             tag: t,
             len,
@@ -621,10 +641,10 @@ impl HwQueue for HbaQueue {
         else {
             return;
         };
-        if local_only {
-            return;
-        }
-        if r.abort_slot(slot, false) {
+        // Link down: no ABTS can go out; the port drops the exchange
+        // locally (IA = 1) and frees the XRI at once.
+        let local_only = !self.home.link_up();
+        if r.abort_slot(slot, local_only) {
             if let Some(s) = r.slots.get_mut(usize::from(slot)) {
                 s.state = SlotState::Busy {
                     tag: t,
@@ -636,49 +656,70 @@ impl HwQueue for HbaQueue {
     }
 
     fn poll<F: FnMut(FcpDone)>(&mut self, budget: u32, mut f: F) -> u32 {
+        let mut n = 0;
+        while n < budget {
+            let Some(d) = self.stash.pop_front() else {
+                break;
+            };
+            f(d);
+            n += 1;
+        }
         if !self.alive() {
             if self.failed_all {
-                return 0;
+                return n;
             }
-            return self.fail_all(budget, &mut f);
+            return n + self.fail_all(budget - n, &mut f);
         }
         let Some(r) = self.rings.as_mut() else {
-            return 0;
+            return n;
         };
         // The emulated port runs here; a no-op on hardware.
         r.device.poll_model();
-        let mut n = 0;
-        let mut seen = 0usize;
-        // A device that keeps writing entries cannot hold the thread here.
-        while n < budget && seen < IO_CQ_ENTRIES {
-            let c = match r.cq.next(&r.arena) {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(_) => {
-                    r.stats.dma_errors += 1;
-                    break;
-                }
-            };
-            seen += 1;
-            match c.kind(false) {
-                CqeKind::Wcqe => {
-                    let w: Wcqe = c.into();
-                    if let Some(d) = r.on_wcqe(&w, &mut self.by_tag) {
-                        f(d);
-                        n += 1;
-                    }
-                }
-                CqeKind::WqeRelease => r.on_release(&c.into()),
-                CqeKind::XriAborted => r.on_xri_aborted(&c.into()),
-                _ => r.stats.unknown_cqe += 1,
-            }
-        }
-        if seen > 0 {
-            let cq = &mut r.cq;
-            self.gate.ring(|| cq.release());
-        }
-        n
+        n + reap(r, &self.gate, &mut self.by_tag, budget - n, &mut f)
     }
+}
+
+/// Reads up to `budget` completions from the pair's CQ, calling `f` for
+/// each, and gives the entries back to the port (one CQ doorbell, through
+/// the gate).
+fn reap<F: FnMut(FcpDone)>(
+    r: &mut IoRings,
+    gate: &DoorbellGate,
+    by_tag: &mut [u16],
+    budget: u32,
+    f: &mut F,
+) -> u32 {
+    let mut n = 0;
+    let mut seen = 0usize;
+    // A device that keeps writing entries cannot hold the thread here.
+    while n < budget && seen < IO_CQ_ENTRIES {
+        let c = match r.cq.next(&r.arena) {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(_) => {
+                r.stats.dma_errors += 1;
+                break;
+            }
+        };
+        seen += 1;
+        match c.kind(false) {
+            CqeKind::Wcqe => {
+                let w: Wcqe = c.into();
+                if let Some(d) = r.on_wcqe(&w, by_tag) {
+                    f(d);
+                    n += 1;
+                }
+            }
+            CqeKind::WqeRelease => r.on_release(&c.into()),
+            CqeKind::XriAborted => r.on_xri_aborted(&c.into()),
+            _ => r.stats.unknown_cqe += 1,
+        }
+    }
+    if seen > 0 {
+        let cq = &mut r.cq;
+        gate.ring(|| cq.release());
+    }
+    n
 }
 
 impl Drop for HbaQueue {
@@ -693,8 +734,12 @@ impl Drop for HbaQueue {
             self.home.give_back(r);
             return;
         }
-        // What is still outstanding is aborted; its completion frees the
-        // slot later, on whichever queue then owns the pair.
+        // Completions already in the CQ free their slots (nobody wants
+        // them now); what is still outstanding is aborted, and its
+        // completion frees the slot later, on whichever queue then owns the
+        // pair.
+        let budget = r.slots.len() as u32;
+        reap(&mut r, &self.gate, &mut self.by_tag, budget, &mut |_| {});
         for i in 0..r.slots.len() as u16 {
             let Some(SlotState::Busy { aborted, .. }) =
                 r.slots.get(usize::from(i)).map(|s| s.state)
@@ -864,6 +909,7 @@ mod tests {
         );
         let rings = mem.into_rings(dev.clone(), wq, cq);
         let home = Arc::new(IoPool::new(vec![rings]));
+        home.set_link(true);
         let rings = home.take().unwrap().unwrap();
         Bench {
             q: HbaQueue::new(rings, 32, Arc::clone(&home)),
@@ -1154,6 +1200,45 @@ mod tests {
         assert_eq!(b.slot(slot), SlotState::Free);
         assert_eq!(b.q.rings.as_ref().unwrap().free.len(), free + 1);
         assert_eq!(b.q.stats().bad_xri, 0);
+    }
+
+    #[test]
+    fn abort_takes_a_completion_already_in_the_cq_instead_of_sending_abort() {
+        let mut b = bench();
+        let iu = [0u8; CMD_IU_LEN];
+        b.q.submit(&req(9, IoDir::None, &iu, &[])).unwrap();
+        b.q.submit(&req(10, IoDir::None, &iu, &[])).unwrap();
+        b.q.flush();
+        let slot = b.wqe(0).request_tag() as u16;
+        b.wcqe(Wcqe::new(slot, 0, 0, 0, true));
+        b.q.abort(9);
+        assert_eq!(b.q.stats().aborts, 0, "no ABORT for a completed exchange");
+        assert_ne!(b.wqe(2).command(), u32::from(wqe_cmd::ABORT));
+        // Tag 10 is still outstanding: its abort goes out, with ABTS.
+        b.q.abort(10);
+        assert_eq!(b.q.stats().aborts, 1);
+        let a = b.wqe(2);
+        assert_eq!(a.command(), u32::from(wqe_cmd::ABORT));
+        assert!(!Abort::local_only_of(&a), "link up: ABTS");
+        let done = b.poll();
+        assert_eq!(
+            done.iter().map(|d| (d.tag, d.status)).collect::<Vec<_>>(),
+            vec![(9, FcpStatus::Good)]
+        );
+    }
+
+    #[test]
+    fn abort_while_the_link_is_down_sends_no_abts() {
+        let mut b = bench();
+        let iu = [0u8; CMD_IU_LEN];
+        b.q.submit(&req(4, IoDir::None, &iu, &[])).unwrap();
+        b.q.flush();
+        b.home.set_link(false);
+        b.q.abort(4);
+        let a = b.wqe(1);
+        assert_eq!(a.command(), u32::from(wqe_cmd::ABORT));
+        assert!(Abort::local_only_of(&a), "IA = 1");
+        assert_eq!(b.q.stats().aborts, 1);
     }
 
     #[test]

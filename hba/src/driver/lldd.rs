@@ -109,6 +109,11 @@ impl HbaLldd {
         r
     }
 
+    /// The link went up or down: aborts while it is down go without ABTS.
+    pub(crate) fn set_link(&self, up: bool) {
+        self.pool().set_link(up);
+    }
+
     /// FCP queue pairs not lent out.
     pub fn free_io_queues(&self) -> usize {
         self.pool().idle()

@@ -516,6 +516,9 @@ impl Hba {
             match ev {
                 PortEvent::Link(l) if l.up => {
                     self.stats.link_ups += 1;
+                    if let Some(reg) = &self.reg {
+                        reg.lldd.set_link(true);
+                    }
                     self.link = LinkInfo {
                         up: true,
                         speed: l.speed,
@@ -530,6 +533,9 @@ impl Hba {
                 }
                 PortEvent::Link(_) => {
                     self.stats.link_downs += 1;
+                    if let Some(reg) = &self.reg {
+                        reg.lldd.set_link(false);
+                    }
                     self.link.up = false;
                     self.login_pending = false;
                     self.link_lost()?;
