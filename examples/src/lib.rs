@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run -p ufc-examples --example hello_world   # connect, write a block, read it back
 //! cargo run -p ufc-examples --example identify      # ports, controllers, namespaces
+//! cargo run -p ufc-examples --example restart       # Hba::restart under I/O: the timeline
 //! ```
 //!
 //! The library holds only what every example repeats and nothing about FC:
