@@ -279,3 +279,62 @@ fn e2e_io_smoke_survives_firmware_reset() {
     assert_eq!(got, pattern(9));
     rig.hba.shutdown().unwrap();
 }
+
+/// The target aborts a write (ABTS) instead of answering it: the driver
+/// answers BA_ACC with XMIT_BLS_RSP on the ELS WQ, the port completes the
+/// write as stopped by the target, the transport retries it, and the
+/// application sees a success; the data is there.
+#[test]
+fn e2e_io_smoke_target_abts_is_accepted_and_the_write_retried() {
+    let mut rig = ram_target_rig();
+    let c = connect(&mut rig, 1);
+    let ns = c.namespaces().into_iter().next().expect("a namespace");
+    let lldd = rig.hba.lldd().unwrap();
+    let mut qp = c.alloc_io_qpair().unwrap();
+    let mut wbuf = lldd.alloc_buffer(BLOCK).unwrap();
+    wbuf.write(0, &pattern(3));
+    let w = Sge {
+        iova: wbuf.iova(),
+        len: BLOCK as u32,
+    };
+    rig.faults.target_abts_next_fcp(1);
+    qp.submit_write(&ns, 40, 1, &[w], 1).unwrap();
+    qp.flush();
+    let mut done = Vec::new();
+    assert!(rig.poll_until(500, |_| {
+        qp.poll(8, |d| done.push(d));
+        !done.is_empty()
+    }));
+    assert!(done.len() == 1 && done[0].status.is_success(), "{done:?}");
+    let hs = rig.hba.stats();
+    assert_eq!(
+        (hs.abts_received, hs.ba_accs, hs.ba_rjts),
+        (1, 1, 0),
+        "{hs:?}"
+    );
+    let s = rig.faults.stats();
+    assert_eq!(
+        (s.abts_sent, s.bls_responses, s.ba_rjts),
+        (1, 1, 0),
+        "{s:?}"
+    );
+    assert!(qp.stats().retries >= 1, "{:?}", qp.stats());
+
+    let rbuf = lldd.alloc_buffer(BLOCK).unwrap();
+    let r = Sge {
+        iova: rbuf.iova(),
+        len: BLOCK as u32,
+    };
+    qp.submit_read(&ns, 40, 1, &[r], 2).unwrap();
+    qp.flush();
+    let mut done = Vec::new();
+    assert!(rig.poll_until(500, |_| {
+        qp.poll(8, |d| done.push(d));
+        !done.is_empty()
+    }));
+    assert!(done.len() == 1 && done[0].status.is_success(), "{done:?}");
+    let mut got = vec![0u8; BLOCK];
+    rbuf.read(0, &mut got);
+    assert_eq!(got, pattern(3));
+    assert_eq!(rig.hba.input_errors(), Default::default());
+}

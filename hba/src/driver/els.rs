@@ -10,7 +10,9 @@ use crate::fc::els::els_cmd;
 use crate::fc::header::{fc_type, r_ctl};
 use crate::fc::ls_rjt::LsRjt;
 use crate::sli4::cqe::{local_reject, wcqe_status};
-use crate::sli4::wqe::{xmit_seq, Context, ElsRequest, GenRequest, XmitElsRsp, XmitSequence};
+use crate::sli4::wqe::{
+    xmit_seq, Context, ElsRequest, GenRequest, XmitBlsRsp, XmitElsRsp, XmitSequence,
+};
 
 /// Where an ELS request goes and in which context (§5.3 table).
 #[derive(Clone, Copy, Debug)]
@@ -288,6 +290,25 @@ impl Port {
         }
         .build();
         if let Err(e) = self.post_wqe(wqe) {
+            self.release_unsent(tag);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Sends a BLS answer (XMIT_BLS_RSP, BA_ACC or BA_RJT) to an ABTS
+    /// (§5.5); `wqe` names everything but the exchange it goes out on,
+    /// which comes from the ELS pool. Does not wait for its completion.
+    pub fn bls_response(&mut self, mut wqe: XmitBlsRsp) -> Result<(), HbaError> {
+        let tag = self.xris.take().ok_or(HbaError::Exhausted {
+            device: self.name.clone(),
+            what: "ELS exchanges (XRIs)",
+        })?;
+        // Nobody waits for a response's completion; it frees the exchange.
+        self.xris.detach(tag);
+        wqe.xri = self.xris.get(tag).map_or(0, |x| x.xri);
+        wqe.request_tag = tag;
+        if let Err(e) = self.post_wqe(wqe.build()) {
             self.release_unsent(tag);
             return Err(e);
         }

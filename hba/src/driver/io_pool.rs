@@ -41,6 +41,8 @@ pub(crate) enum PoolState {
 pub(crate) struct PairIds {
     pub wq_id: u16,
     pub cq_id: u16,
+    /// The pair's XRIs: first, count.
+    pub xris: (u16, u16),
     pub gate: Arc<DoorbellGate>,
 }
 
@@ -114,6 +116,15 @@ impl IoPool {
             PoolState::Live => Ok(p.idle.pop()),
             s => Err(s),
         }
+    }
+
+    /// `xri` belongs to one of the pairs (lent out or not).
+    pub fn owns_xri(&self, xri: u16) -> bool {
+        let p = self.lock();
+        p.state != PoolState::Retired
+            && p.pairs
+                .iter()
+                .any(|q| xri.checked_sub(q.xris.0).is_some_and(|i| i < q.xris.1))
     }
 
     /// Pairs not lent out.

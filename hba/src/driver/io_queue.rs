@@ -282,6 +282,7 @@ impl IoRings {
         PairIds {
             wq_id: self.wq.id,
             cq_id: self.cq.id,
+            xris: (self.xri_base, self.slots.len() as u16),
             gate: Arc::clone(&self.gate),
         }
     }

@@ -114,6 +114,11 @@ impl HbaLldd {
         self.pool().set_link(up);
     }
 
+    /// `xri` is an exchange of one of the current FCP queue pairs.
+    pub(crate) fn owns_fcp_xri(&self, xri: u16) -> bool {
+        self.pool().owns_xri(xri)
+    }
+
     /// FCP queue pairs not lent out.
     pub fn free_io_queues(&self) -> usize {
         self.pool().idle()

@@ -12,6 +12,7 @@
 //! | `fabric` | link up: READ_TOPOLOGY, INIT_VFI, FLOGI, REG_VFI, name-server login, RFT_ID/RFF_ID, SCR |
 //! | `discovery` | GID_FT, per-target PLOGI/REG_RPI/PRLI, remote-port registration, link down |
 //! | `unsolicited` | RSCN, LOGO, PLOGI, PRLI received from the fabric or a target |
+//! | `target_abts` | ABTS from a target on our FCP exchange: BA_ACC / BA_RJT with XMIT_BLS_RSP |
 //! | [`lldd`], `ls` | [`HbaLldd`], the transport's view of the driver; NVMe LS requests |
 //! | `io_queue` | FCP I/O queue pairs (issue 5): per-queue WQ/CQ and XRI range, [`HbaQueue`] |
 //! | `io_pool`, `doorbell_gate` | one incarnation's pairs and their retirement; the gate that stops owner threads ringing doorbells of retired pairs |
@@ -81,6 +82,7 @@ mod queues;
 mod registers;
 mod restart;
 mod shutdown;
+mod target_abts;
 mod unsolicited;
 mod wait;
 mod xri;
@@ -296,6 +298,12 @@ pub struct HbaStats {
     pub ls_responses: u64,
     /// [`Hba::restart`] calls that opened the port again.
     pub restarts: u64,
+    /// ABTS frames received (a target ending an exchange).
+    pub abts_received: u64,
+    /// BA_ACC answers sent (XMIT_BLS_RSP) for our FCP exchanges.
+    pub ba_accs: u64,
+    /// BA_RJT answers sent for exchanges we do not know.
+    pub ba_rjts: u64,
 }
 
 /// The transport this driver registers its ports with.

@@ -24,6 +24,8 @@ impl Hba {
                 self.on_els(f)?;
             } else if f.header.r_ctl == r_ctl::FC4_LS_REQ && f.header.fc_type == fc_type::NVME {
                 self.on_nvme_ls(f);
+            } else if f.header.r_ctl == r_ctl::BLS_ABTS && f.header.fc_type == fc_type::BLS {
+                self.on_abts(&f)?;
             } else {
                 log::info!(
                     "{}: unsolicited frame R_CTL {:#04x} TYPE {:#04x} from {:#08x} dropped (not handled yet)",
