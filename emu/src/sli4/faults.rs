@@ -176,7 +176,8 @@ impl Sli4Faults {
         self.shared.push(FaultCmd::TargetAbtsNextFcp(n));
     }
 
-    /// Hostile mode: one in every `cfg.every` FCP completions is corrupted
+    /// Hostile mode: one in every `cfg.every` FCP completions of I/O queues
+    /// (and of the admin queue with `cfg.admin`) is corrupted
     /// (or accompanied by a corrupt entry) as [`HostileKind`](super::HostileKind)
     /// describes, deterministically from `cfg.seed`. Replaces an earlier
     /// configuration; counted in [`Sli4Stats::hostile_cqes`].

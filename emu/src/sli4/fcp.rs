@@ -47,6 +47,8 @@ pub(crate) struct FcpScratch {
     conns: BTreeMap<(u32, u64), Arc<Connection>>,
     /// The RSP buffer (SGE 1) of the last FCP WQE run, for hostile mode.
     pub(crate) last_rsp: Option<(u64, u32)>,
+    /// The NVMe queue id of the last FCP WQE's connection, if it reached one.
+    pub(crate) last_qid: Option<u16>,
 }
 
 impl FcpScratch {
@@ -85,6 +87,7 @@ impl Sli4Model {
         };
         let mut scratch = std::mem::take(&mut self.fcp_scratch);
         scratch.last_rsp = None;
+        scratch.last_qid = None;
         let out = self.fcp_run(wq_id, cq_id, w, d_id, &mut scratch);
         self.fcp_scratch = scratch;
         out
@@ -174,6 +177,7 @@ impl Sli4Model {
         let Some(conn) = sc.conns.get(&key) else {
             return remote_stop();
         };
+        sc.last_qid = Some(conn.qid());
         if self.fcp_faults.drop_next > 0 {
             // Lost on the way: the target never sees the command.
             self.fcp_faults.drop_next -= 1;
@@ -276,7 +280,7 @@ impl Sli4Model {
                 }
             };
             let placed = w.total_data_placed();
-            self.complete_fcp(x.cq_id, w, Some(h.rsp), placed);
+            self.complete_fcp(x.cq_id, w, Some(h.rsp), placed, h.conn.qid());
         }
         any
     }

@@ -4,10 +4,15 @@
 //! [`Sli4Faults::hostile`](super::Sli4Faults::hostile), ended with
 //! [`Sli4Faults::hostile_off`](super::Sli4Faults::hostile_off).
 //!
-//! One in every [`HostileConfig::every`] FCP completions (the WCQE of an
-//! FCP_IREAD64/IWRITE64/ICMND64 as it completes — at once or, for a command
-//! the target held, later; not the completions of aborted exchanges) is
-//! corrupted. Which kind, and every random value, come from a generator
+//! One in every [`HostileConfig::every`] FCP completions of NVMe I/O queues
+//! (the WCQE of an FCP_IREAD64/IWRITE64/ICMND64 that reached a target
+//! connection with a queue id of 1 or more, as it completes — at once or,
+//! for a command the target held, later; not the completions of aborted
+//! exchanges) is corrupted; with [`HostileConfig::admin`] those of the
+//! admin queue too. The admin queue is spared by default because an
+//! association that must be rebuilt runs more admin commands than `every`:
+//! a device that corrupts every n-th of them forever can never be recovered
+//! from, and a test of it would only test the reconnect limits. Which kind, and every random value, come from a generator
 //! seeded with [`HostileConfig::seed`], so a run that submits the same
 //! commands in the same order is corrupted the same way.
 //!
@@ -140,6 +145,8 @@ pub struct HostileConfig {
     pub seed: u64,
     /// The kinds to choose from (uniformly); empty: nothing is corrupted.
     pub kinds: HostileKinds,
+    /// Admin queue (qid 0) completions count and are corrupted too.
+    pub admin: bool,
 }
 
 impl HostileConfig {
@@ -149,6 +156,7 @@ impl HostileConfig {
             every,
             seed,
             kinds: HostileKinds::only(kind),
+            admin: false,
         }
     }
 
@@ -158,6 +166,7 @@ impl HostileConfig {
             every,
             seed,
             kinds: HostileKinds::ALL,
+            admin: false,
         }
     }
 }
@@ -195,8 +204,12 @@ impl Hostile {
         (self.next_u64() % u64::from(n.max(1))) as u32
     }
 
-    /// Counts one FCP completion; the kind to apply to it, if any.
-    fn pick(&mut self) -> Option<HostileKind> {
+    /// Counts one FCP completion of queue `qid`; the kind to apply to it,
+    /// if any.
+    fn pick(&mut self, qid: u16) -> Option<HostileKind> {
+        if qid == 0 && !self.cfg.admin {
+            return None;
+        }
         self.seen += 1;
         let every = u64::from(self.cfg.every.max(1));
         if self.seen % every != 0 || self.cfg.kinds.is_empty() {
@@ -213,21 +226,22 @@ const UNKNOWN_CODES: [u8; 5] = [0x03, 0x0E, 0x1F, 0x3F, 0x7F];
 const ERSP_IU_WORDS: u16 = 8;
 
 impl Sli4Model {
-    /// Posts the WCQE of an FCP exchange on `cq_id`, through hostile mode
-    /// when it is on. `rsp` is the exchange's RSP buffer, `req_len` the
-    /// request's data length.
+    /// Posts the WCQE of an FCP exchange of NVMe queue `qid` on `cq_id`,
+    /// through hostile mode when it is on. `rsp` is the exchange's RSP
+    /// buffer, `req_len` the request's data length.
     pub(crate) fn complete_fcp(
         &mut self,
         cq_id: u16,
         wcqe: Wcqe,
         rsp: Option<(u64, u32)>,
         req_len: u32,
+        qid: u16,
     ) {
         let Some(h) = self.fcp_faults.hostile.as_mut() else {
             self.complete(cq_id, wcqe);
             return;
         };
-        let Some(kind) = h.pick() else {
+        let Some(kind) = h.pick(qid) else {
             self.complete(cq_id, wcqe);
             return;
         };
@@ -317,7 +331,7 @@ mod tests {
     fn picks_one_in_every_from_the_set_and_repeats_with_the_seed() {
         let run = |seed| {
             let mut h = Hostile::new(HostileConfig::mix(3, seed));
-            (0..60).map(|_| h.pick()).collect::<Vec<_>>()
+            (0..60).map(|_| h.pick(1)).collect::<Vec<_>>()
         };
         let a = run(7);
         assert_eq!(a, run(7), "same seed, same choices");
@@ -327,13 +341,23 @@ mod tests {
         let kinds: HostileKinds = a.iter().flatten().copied().collect();
         assert!(kinds.len() >= 5, "20 picks cover most kinds: {kinds:?}");
         let mut h = Hostile::new(HostileConfig::only(HostileKind::BadXri, 1, 1));
-        assert!((0..10).all(|_| h.pick() == Some(HostileKind::BadXri)));
+        assert!((0..10).all(|_| h.pick(3) == Some(HostileKind::BadXri)));
+        assert!(
+            (0..10).all(|_| h.pick(0).is_none()),
+            "the admin queue is spared"
+        );
+        let mut h = Hostile::new(HostileConfig {
+            admin: true,
+            ..HostileConfig::only(HostileKind::BadXri, 1, 1)
+        });
+        assert_eq!(h.pick(0), Some(HostileKind::BadXri));
         let mut h = Hostile::new(HostileConfig {
             every: 1,
             seed: 1,
             kinds: HostileKinds::default(),
+            admin: false,
         });
-        assert!((0..10).all(|_| h.pick().is_none()));
+        assert!((0..10).all(|_| h.pick(1).is_none()));
     }
 
     #[test]

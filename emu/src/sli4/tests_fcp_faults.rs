@@ -351,8 +351,10 @@ fn hostile_identify(
     kind: HostileKind,
     cid: u32,
 ) -> (Vec<Cqe>, u64, u64) {
-    h.faults
-        .hostile(HostileConfig::only(kind, 1, u64::from(cid)));
+    h.faults.hostile(HostileConfig {
+        admin: true,
+        ..HostileConfig::only(kind, 1, u64::from(cid))
+    });
     let (w, data) = stage_identify(h, s, conn, cid, 100 + cid as u16);
     h.post_wqe(s, &w);
     let got = drain(h, &mut s.cq);
@@ -420,6 +422,13 @@ fn hostile_kinds_write_what_they_document() {
         }
     }
     assert_eq!(h.faults.stats().hostile_cqes, HostileKind::ALL.len() as u64);
+    // Without `admin`, admin queue completions are left alone.
+    h.faults
+        .hostile(HostileConfig::only(HostileKind::BadRequestTag, 1, 3));
+    let (w, _) = stage_identify(&h, &s, conn, 39, 139);
+    h.post_wqe(&mut s, &w);
+    assert_eq!(wcqe(&h, &mut s).request_tag(), 139);
+    h.faults.hostile_off();
     // Off: a clean completion.
     let (w, data) = stage_identify(&h, &s, conn, 40, 140);
     h.post_wqe(&mut s, &w);
@@ -435,7 +444,10 @@ fn hostile_mix_is_deterministic_per_seed() {
     let run = || {
         let (h, mut s, conn) = ready();
         enable(&h, &mut s, conn);
-        h.faults.hostile(HostileConfig::mix(2, 99));
+        h.faults.hostile(HostileConfig {
+            admin: true,
+            ..HostileConfig::mix(2, 99)
+        });
         let mut seen = Vec::new();
         for cid in 0..24u32 {
             let (w, _) = stage_identify(&h, &s, conn, 20 + cid, 200 + cid as u16);

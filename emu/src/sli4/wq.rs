@@ -106,7 +106,8 @@ pub(crate) enum Outcome {
     Open,
 }
 
-/// Whether `w` is an FC-NVMe I/O WQE (its completion goes through hostile mode).
+/// Whether `w` is an FC-NVMe I/O WQE (its completion may go through hostile
+/// mode when it reached a target connection).
 fn is_fcp(w: &Wqe) -> bool {
     matches!(
         w.command() as u8,
@@ -200,9 +201,9 @@ impl Sli4Model {
             };
             if let Outcome::Done(mut wcqe) = self.execute_wqe(wq_id, cq_id, &w) {
                 wcqe.set_request_tag(w.request_tag());
-                if is_fcp(&w) {
+                if let (true, Some(qid)) = (is_fcp(&w), self.fcp_scratch.last_qid) {
                     let rsp = self.fcp_scratch.last_rsp;
-                    self.complete_fcp(cq_id, wcqe, rsp, w.dw4.get());
+                    self.complete_fcp(cq_id, wcqe, rsp, w.dw4.get(), qid);
                 } else {
                     self.complete(cq_id, wcqe);
                 }

@@ -1,0 +1,298 @@
+//! A hostile device end to end (issue 5 "e2e_hostile_device"): the emulated
+//! Lancer G7 corrupts one in every few FC-NVMe completions
+//! (`Sli4Faults::hostile`, see `ufc_emu::sli4::HostileKind` for what each
+//! kind writes and whether the real completion is lost) while verified
+//! writes and reads run through the driver and the transport.
+//!
+//! Each kind, and a mix of all, with the model inline and on its own
+//! thread. For every run: nothing panics; every I/O ends, and every one that
+//! succeeds read back the data written (no I/O fails: the transport retries
+//! what the driver refuses); the recovery the kind needs happened (the
+//! transport's abort after its I/O timeout, an association reset after a
+//! response the driver or the transport refused); and after `hostile_off`
+//! verified I/O runs clean, with no new timeout, retry or transport error.
+
+// Test scaffolding: a failed setup is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{ram_target_rig_mode, ModelMode, Rig};
+use ufc_emu::sli4::{HostileConfig, HostileKind, HostileKinds};
+use ufc_hba::driver::HbaLldd;
+use ufc_transport::lldd::{DmaBuffer, Sge};
+use ufc_transport::{Controller, CtrlState, IoCompletion, IoQpair, Namespace, QpairStats};
+
+const BLOCK: usize = 4096;
+/// I/Os per batch (queue_size 32: all fit at once).
+const BLOCKS: usize = 16;
+/// Clock bound of one batch: room for several timeout + abort-bound +
+/// reconnect cycles (30 s + 10 s + 2 s each).
+const BATCH_CLOCK: Duration = Duration::from_secs(1800);
+/// Real-time bound of a batch (only turns a hang into a failure).
+const BATCH_WALL: Duration = Duration::from_secs(120);
+
+type Qp = IoQpair<<HbaLldd as ufc_transport::lldd::Lldd>::HwQueue>;
+
+fn pattern(seed: u64, block: usize) -> Vec<u8> {
+    (0..BLOCK)
+        .map(|i| (i as u8).wrapping_mul(37) ^ (block as u8) ^ (seed as u8).wrapping_mul(11))
+        .collect()
+}
+
+/// Connects to the first subsystem of the first target port (queue_size 32,
+/// one I/O queue) and waits for LIVE.
+fn connect(rig: &mut Rig) -> Controller<HbaLldd> {
+    common::connect(rig, 1)
+}
+
+/// Polls the queue pair, the driver and the transport until `n` completions
+/// came, moving the clock `step` a round when a round delivered nothing.
+fn reap(rig: &mut Rig, qp: &mut Qp, n: usize) -> Vec<IoCompletion> {
+    // Inline, a round runs the model to quiescence; with the model on its
+    // own thread the clock moves in small steps so it never outruns the
+    // model by more than a fraction of a timeout.
+    let step = match rig.mode {
+        ModelMode::Inline => Duration::from_millis(10),
+        ModelMode::Thread => Duration::from_millis(1),
+    };
+    let start = Instant::now();
+    let mut clock = Duration::ZERO;
+    let mut done = Vec::new();
+    while done.len() < n {
+        let before = done.len();
+        qp.poll(64, |d| done.push(d));
+        rig.hba.poll().unwrap();
+        rig.transport.poll();
+        if done.len() == before {
+            rig.hand.advance(step);
+            clock += step;
+            std::thread::yield_now();
+        }
+        assert!(
+            clock < BATCH_CLOCK && start.elapsed() < BATCH_WALL,
+            "{} of {n} I/Os ended in {clock:?}: {:?} {:?}",
+            done.len(),
+            qp.stats(),
+            rig.faults.stats()
+        );
+    }
+    done
+}
+
+/// One batch of writes of `seed`'s pattern to LBAs 0..BLOCKS, then reads;
+/// asserts every I/O succeeded and every block read back as written.
+fn verified_batch(rig: &mut Rig, qp: &mut Qp, ns: &Namespace<HbaLldd>, seed: u64) {
+    let lldd = rig.hba.lldd().unwrap();
+    let mut wbuf = lldd.alloc_buffer(BLOCK * BLOCKS).unwrap();
+    let rbuf = lldd.alloc_buffer(BLOCK * BLOCKS).unwrap();
+    let sge = |buf: &dyn DmaBuffer, b: usize| Sge {
+        iova: buf.iova() + (b * BLOCK) as u64,
+        len: BLOCK as u32,
+    };
+    for b in 0..BLOCKS {
+        wbuf.write(b * BLOCK, &pattern(seed, b));
+        qp.submit_write(ns, b as u64, 1, &[sge(&wbuf, b)], b as u64)
+            .unwrap();
+    }
+    qp.flush();
+    let done = reap(rig, qp, BLOCKS);
+    assert!(
+        done.iter().all(|d| d.status.is_success()),
+        "every write ends well: {done:?}"
+    );
+    for b in 0..BLOCKS {
+        qp.submit_read(ns, b as u64, 1, &[sge(&rbuf, b)], 100 + b as u64)
+            .unwrap();
+    }
+    qp.flush();
+    let done = reap(rig, qp, BLOCKS);
+    assert!(
+        done.iter().all(|d| d.status.is_success()),
+        "every read ends well: {done:?}"
+    );
+    for b in 0..BLOCKS {
+        let mut got = vec![0u8; BLOCK];
+        rbuf.read(b * BLOCK, &mut got);
+        assert!(got == pattern(seed, b), "block {b} read back wrong");
+    }
+}
+
+/// What a hostile run must have shown.
+#[derive(Clone, Copy, Debug)]
+struct Expect {
+    /// Some completions are lost: the transport's abort after its I/O
+    /// timeout finds no exchange in the port (local reject "no abort
+    /// match"), the abort bound passes, management resets the association
+    /// and the stuck exchanges are replayed on the new one.
+    lost: bool,
+    /// Some responses are refused (a truncated or garbage ERSP): a transport
+    /// error, the association is reset and the command resubmitted.
+    refused: bool,
+}
+
+fn expect(kinds: HostileKinds) -> Expect {
+    let any = |f: fn(HostileKind) -> bool| {
+        HostileKind::ALL
+            .into_iter()
+            .any(|k| kinds.contains(k) && f(k))
+    };
+    Expect {
+        lost: any(|k| matches!(k, HostileKind::BadRequestTag | HostileKind::UnknownCode)),
+        refused: any(|k| matches!(k, HostileKind::TruncatedErsp | HostileKind::GarbageErsp)),
+    }
+}
+
+fn delta(a: QpairStats, b: QpairStats) -> (u64, u64, u64, u64) {
+    (
+        b.timeouts - a.timeouts,
+        b.retries - a.retries,
+        b.transport_errors - a.transport_errors,
+        b.errors - a.errors,
+    )
+}
+
+fn hostile_run(mode: ModelMode, cfg: HostileConfig) {
+    let mut rig = ram_target_rig_mode(mode);
+    let c = connect(&mut rig);
+    let ns = c.namespaces().into_iter().next().expect("a namespace");
+    let mut qp = c.alloc_io_qpair().unwrap();
+    // The first poll attaches the queue pair to the association.
+    qp.poll(1, |d| panic!("nothing submitted yet: {d:?}"));
+    let model0 = rig.faults.stats();
+    let q0 = qp.stats();
+    assert_eq!(q0.attaches, 1, "{q0:?}");
+
+    rig.faults.hostile(cfg);
+    verified_batch(&mut rig, &mut qp, &ns, cfg.seed);
+    rig.faults.hostile_off();
+
+    let model1 = rig.faults.stats();
+    let q1 = qp.stats();
+    let hostile = model1.hostile_cqes - model0.hostile_cqes;
+    assert!(hostile > 0, "the device was hostile: {model1:?}");
+    let (timeouts, retries, transport_errors, errors) = delta(q0, q1);
+    assert_eq!(errors, 0, "no I/O failed: {q1:?}");
+    let want = expect(cfg.kinds);
+    let resets = q1.attaches - q0.attaches;
+    let stuck = q1.stuck - q0.stuck;
+    if want.lost {
+        assert!(
+            stuck > 0 && resets > 0,
+            "lost completions end in an association reset: {q1:?}"
+        );
+        if !want.refused {
+            assert!(timeouts > 0, "found by the I/O timeout: {q1:?}");
+        }
+    }
+    if want.refused {
+        assert!(
+            transport_errors > 0 && retries > 0 && resets > 0,
+            "refused responses reset the association: {q1:?}"
+        );
+    }
+    if !want.lost && !want.refused {
+        // Nothing lost, nothing refused (the driver bounds the length, drops
+        // the stray XRI-aborted CQE, drains the EQ): no recovery needed.
+        assert_eq!(
+            (timeouts, retries, transport_errors, stuck, resets),
+            (0, 0, 0, 0, 0),
+            "{cfg:?}: {q1:?}"
+        );
+    }
+    // The management path saw none of it: the bad entries were all on the
+    // I/O queues' CQs, whose counters `Hba::input_errors` does not include
+    // (see `e2e_hostile_device_io_input_errors_are_reported`).
+    assert_eq!(rig.hba.input_errors(), Default::default());
+    // The port never failed over it: no reset, no port error.
+    assert_eq!(rig.hba.stats().resets, 0, "{:?}", rig.hba.stats());
+    assert_eq!(model1.dma_errors, 0, "{model1:?}");
+
+    // Clean again: the controller is (or comes back) LIVE and verified I/O
+    // needs no recovery.
+    let live = rig.poll_until(10_000, |_| c.state() == CtrlState::Live);
+    assert!(
+        live,
+        "controller not live after hostile mode: {:?}",
+        c.stats()
+    );
+    let q2 = qp.stats();
+    verified_batch(&mut rig, &mut qp, &ns, cfg.seed + 1);
+    let q3 = qp.stats();
+    assert_eq!(
+        delta(q2, q3),
+        (0, 0, 0, 0),
+        "clean after hostile_off: {q3:?}"
+    );
+    let model3 = rig.faults.stats();
+    assert_eq!(model3.hostile_cqes, model1.hostile_cqes);
+    assert_eq!(
+        (
+            model3.doorbell_errors,
+            model3.dma_errors,
+            model3.mailbox_errors
+        ),
+        (0, 0, 0),
+        "{model3:?}"
+    );
+    drop(qp);
+    c.delete().unwrap();
+    rig.hba.shutdown().unwrap();
+}
+
+macro_rules! hostile_tests {
+    ($($name:ident: $mode:expr, $cfg:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                hostile_run($mode, $cfg);
+            }
+        )*
+    };
+}
+
+const EVERY: u32 = 5;
+
+hostile_tests! {
+    e2e_hostile_device_bad_request_tag_inline: ModelMode::Inline, HostileConfig::only(HostileKind::BadRequestTag, EVERY, 1);
+    e2e_hostile_device_bad_request_tag_thread: ModelMode::Thread, HostileConfig::only(HostileKind::BadRequestTag, EVERY, 1);
+    e2e_hostile_device_bad_xri_inline: ModelMode::Inline, HostileConfig::only(HostileKind::BadXri, EVERY, 2);
+    e2e_hostile_device_bad_xri_thread: ModelMode::Thread, HostileConfig::only(HostileKind::BadXri, EVERY, 2);
+    e2e_hostile_device_bad_length_inline: ModelMode::Inline, HostileConfig::only(HostileKind::BadLength, EVERY, 3);
+    e2e_hostile_device_bad_length_thread: ModelMode::Thread, HostileConfig::only(HostileKind::BadLength, EVERY, 3);
+    e2e_hostile_device_unknown_code_inline: ModelMode::Inline, HostileConfig::only(HostileKind::UnknownCode, EVERY, 4);
+    e2e_hostile_device_unknown_code_thread: ModelMode::Thread, HostileConfig::only(HostileKind::UnknownCode, EVERY, 4);
+    e2e_hostile_device_bad_eq_cq_id_inline: ModelMode::Inline, HostileConfig::only(HostileKind::BadEqCqId, EVERY, 5);
+    e2e_hostile_device_bad_eq_cq_id_thread: ModelMode::Thread, HostileConfig::only(HostileKind::BadEqCqId, EVERY, 5);
+    e2e_hostile_device_truncated_ersp_inline: ModelMode::Inline, HostileConfig::only(HostileKind::TruncatedErsp, EVERY, 6);
+    e2e_hostile_device_truncated_ersp_thread: ModelMode::Thread, HostileConfig::only(HostileKind::TruncatedErsp, EVERY, 6);
+    e2e_hostile_device_garbage_ersp_inline: ModelMode::Inline, HostileConfig::only(HostileKind::GarbageErsp, EVERY, 7);
+    e2e_hostile_device_garbage_ersp_thread: ModelMode::Thread, HostileConfig::only(HostileKind::GarbageErsp, EVERY, 7);
+    e2e_hostile_device_mix_inline: ModelMode::Inline, HostileConfig::mix(EVERY, 8);
+    e2e_hostile_device_mix_thread: ModelMode::Thread, HostileConfig::mix(EVERY, 8);
+}
+
+/// The driver counts the bad entries of its I/O queues (`IoQueueStats`:
+/// bad_tag, unknown_cqe, bad_xri, bad_length, bad_rsp) but nothing outside the
+/// queue pair can read them: `Hba::input_errors` covers the management
+/// queues only, and the queue pair owns its `HbaQueue`.
+#[test]
+#[ignore = "driver: I/O queue input errors are not reported by Hba::input_errors (nor any HbaLldd accessor); for helper D"]
+fn e2e_hostile_device_io_input_errors_are_reported() {
+    let mut rig = ram_target_rig_mode(ModelMode::Inline);
+    let c = connect(&mut rig);
+    let ns = c.namespaces().into_iter().next().expect("a namespace");
+    let mut qp = c.alloc_io_qpair().unwrap();
+    rig.faults
+        .hostile(HostileConfig::only(HostileKind::BadRequestTag, EVERY, 1));
+    verified_batch(&mut rig, &mut qp, &ns, 1);
+    rig.faults.hostile_off();
+    assert!(rig.faults.stats().hostile_cqes > 0);
+    assert!(
+        rig.hba.input_errors().bad_wcqe_tag > 0,
+        "WCQEs with a request tag out of range are reported: {:?}",
+        rig.hba.input_errors()
+    );
+}
