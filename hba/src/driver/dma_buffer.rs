@@ -4,6 +4,7 @@
 //!
 //! [`Lldd::alloc_dma`]: ufc_transport::lldd::Lldd::alloc_dma
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ufc_transport::lldd::DmaBuffer;
@@ -34,6 +35,8 @@ pub struct HbaDmaBuffer {
     /// The length asked for (the mapping is rounded up to a page).
     len: usize,
     device: Device,
+    /// The lender's count of buffers in use.
+    in_use: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for HbaDmaBuffer {
@@ -47,13 +50,20 @@ impl std::fmt::Debug for HbaDmaBuffer {
 
 impl HbaDmaBuffer {
     /// `len` bytes mapped for the source's device.
-    pub(crate) fn new(src: &DmaSource, len: usize) -> Result<HbaDmaBuffer, HbaError> {
+    /// `in_use` counts the buffers alive (control path: the RMW is fine).
+    pub(crate) fn new(
+        src: &DmaSource,
+        len: usize,
+        in_use: Arc<AtomicUsize>,
+    ) -> Result<HbaDmaBuffer, HbaError> {
         let mem = DmaMemory::allocate(len, src.hugepages, &src.iova)?;
         src.device.dma_map(&mem)?;
+        in_use.fetch_add(1, Ordering::AcqRel);
         Ok(HbaDmaBuffer {
             mem,
             len,
             device: src.device.clone(),
+            in_use,
         })
     }
 }
@@ -85,6 +95,7 @@ impl DmaBuffer for HbaDmaBuffer {
 
 impl Drop for HbaDmaBuffer {
     fn drop(&mut self) {
+        self.in_use.fetch_sub(1, Ordering::AcqRel);
         if let Err(e) = self.device.dma_unmap(&self.mem) {
             log::warn!(
                 "{}: DMA unmap of a lent buffer failed: {e}",

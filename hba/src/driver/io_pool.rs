@@ -25,6 +25,24 @@ use super::wait::Waiter;
 /// injected clock while management waits for their doorbell writes.
 const YIELDS_PER_PAUSE: u32 = 256;
 
+/// Counters of the current port incarnation's FCP queue pairs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoPoolStats {
+    /// Pairs created at bring-up.
+    pub pairs: usize,
+    /// Pairs not lent out.
+    pub idle: usize,
+    /// Exchanges (XRIs) of the idle pairs.
+    pub idle_xris: usize,
+    /// Of those, free for new I/O.
+    pub idle_xris_free: usize,
+    /// Of those, completed with XB and waiting for the XRI-aborted CQE.
+    pub idle_xris_xb_wait: usize,
+    /// Of those, still outstanding on the port after their queue was
+    /// dropped (their completion frees them).
+    pub idle_xris_orphaned: usize,
+}
+
 /// Where the incarnation is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PoolState {
@@ -125,6 +143,37 @@ impl IoPool {
             && p.pairs
                 .iter()
                 .any(|q| xri.checked_sub(q.xris.0).is_some_and(|i| i < q.xris.1))
+    }
+
+    /// Counters of the pool (see [`IoPoolStats`]).
+    pub fn stats(&self) -> IoPoolStats {
+        let p = self.lock();
+        let mut st = IoPoolStats {
+            pairs: p.pairs.len(),
+            ..IoPoolStats::default()
+        };
+        if p.state != PoolState::Live {
+            return st;
+        }
+        st.idle = p.idle.len();
+        for r in &p.idle {
+            let (all, free, xb, orphan) = r.xri_counts();
+            st.idle_xris += all;
+            st.idle_xris_free += free;
+            st.idle_xris_xb_wait += xb;
+            st.idle_xris_orphaned += orphan;
+        }
+        st
+    }
+
+    /// Management: drains the CQs of the idle pairs (completions of
+    /// exchanges their last owner left behind); returns how many.
+    pub fn reap_idle(&self) -> u32 {
+        let mut p = self.lock();
+        if p.state != PoolState::Live {
+            return 0;
+        }
+        p.idle.iter_mut().map(IoRings::reap_idle).sum()
     }
 
     /// Pairs not lent out.

@@ -287,6 +287,28 @@ impl IoRings {
         }
     }
 
+    /// Exchanges by state: (all, free, completed with XB and waiting for
+    /// their XRI-aborted CQE, orphaned by a dropped queue).
+    pub fn xri_counts(&self) -> (usize, usize, usize, usize) {
+        let of = |st: SlotState| self.slots.iter().filter(|s| s.state == st).count();
+        (
+            self.slots.len(),
+            self.free.len(),
+            of(SlotState::XbWait),
+            of(SlotState::Orphan),
+        )
+    }
+
+    /// An idle pair (lent to nobody): reads what its CQ holds, so that the
+    /// exchanges a dropped queue left behind free their XRIs.
+    pub fn reap_idle(&mut self) -> u32 {
+        let gate = Arc::clone(&self.gate);
+        let budget = self.slots.len() as u32;
+        let mut n = 0;
+        reap(self, &gate, &mut [], budget, &mut |_| n += 1);
+        n
+    }
+
     /// Writes the CMD IU and the SGL of slot `slot`.
     fn stage(&mut self, slot: u16, req: &FcpReq<'_>) -> Result<(), HbaError> {
         let Some(s) = self.slots.get(usize::from(slot)) else {

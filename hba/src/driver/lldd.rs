@@ -7,6 +7,7 @@
 //! while it calls the transport (the contract's locking rule).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use ufc_transport::lldd::{
 };
 
 use super::dma_buffer::{DmaSource, HbaDmaBuffer};
-use super::io_pool::{IoPool, RetiredIo};
+use super::io_pool::{IoPool, IoPoolStats, RetiredIo};
 use super::io_queue::{HbaQueue, IoRings, MAX_DATA_SGES, MAX_HW_QUEUES};
 use super::wait::Waiter;
 use ufc_transport::lldd::DmaBuffer;
@@ -50,6 +51,8 @@ pub struct HbaLldd {
     io: Mutex<Arc<IoPool>>,
     /// Where [`Lldd::alloc_dma`] maps its buffers.
     dma: Mutex<Option<DmaSource>>,
+    /// Buffers lent out and still mapped.
+    dma_in_use: Arc<AtomicUsize>,
 }
 
 impl HbaLldd {
@@ -61,6 +64,7 @@ impl HbaLldd {
             ls: Mutex::new(LsQueues::default()),
             io: Mutex::new(Arc::new(IoPool::empty())),
             dma: Mutex::new(None),
+            dma_in_use: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -79,7 +83,8 @@ impl HbaLldd {
                 self.name
             )));
         };
-        HbaDmaBuffer::new(&src, len).map_err(|e| LlddError::NoResources(e.to_string()))
+        HbaDmaBuffer::new(&src, len, Arc::clone(&self.dma_in_use))
+            .map_err(|e| LlddError::NoResources(e.to_string()))
     }
 
     fn pool(&self) -> Arc<IoPool> {
@@ -117,6 +122,22 @@ impl HbaLldd {
     /// `xri` is an exchange of one of the current FCP queue pairs.
     pub(crate) fn owns_fcp_xri(&self, xri: u16) -> bool {
         self.pool().owns_xri(xri)
+    }
+
+    /// Counters of the FCP queue pairs (exchanges of the idle pairs by state).
+    pub fn io_pool_stats(&self) -> IoPoolStats {
+        self.pool().stats()
+    }
+
+    /// Management: lets idle pairs reap completions their last owner left.
+    pub(crate) fn reap_idle_io(&self) -> u32 {
+        self.pool().reap_idle()
+    }
+
+    /// Buffers lent through [`Lldd::alloc_dma`] and [`Self::alloc_buffer`]
+    /// still mapped.
+    pub fn dma_buffers_in_use(&self) -> usize {
+        self.dma_in_use.load(Ordering::Acquire)
     }
 
     /// FCP queue pairs not lent out.

@@ -101,6 +101,7 @@ use ufc_vfio::Device;
 pub use bringup::{identify, Identity};
 pub use dma_buffer::HbaDmaBuffer;
 pub use error::HbaError;
+pub use io_pool::IoPoolStats;
 pub use io_queue::{HbaQueue, IoQueueStats, MAX_IO_XRIS};
 pub use lldd::HbaLldd;
 pub use port::DeviceInputErrors;
@@ -509,6 +510,7 @@ impl Hba {
     fn poll_once(&mut self) -> Result<usize, HbaError> {
         if let Some(reg) = &self.reg {
             self.stats.rport_deletes += reg.lldd.take_all_rports_deleted() as u64;
+            reg.lldd.reap_idle_io();
         }
         if self.state == HbaState::Recovering {
             self.recover()?;
