@@ -62,7 +62,9 @@ fn target_port_loss(mode: ModelMode) {
         len: BLOCK as u32,
     };
 
-    // Writes reach the port; the target leaves before it answers them.
+    // Writes reach the port; the target holds them unanswered (so that the
+    // model thread cannot finish one first) and leaves.
+    rig.faults.drop_next_fcp(IN_FLIGHT as u32);
     for i in 0..IN_FLIGHT {
         qp.submit_write(&ns, i as u64, 1, &[sge(i)], i as u64)
             .unwrap();
