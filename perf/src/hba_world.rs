@@ -63,6 +63,11 @@ pub struct HbaSpec {
     pub subsystems: usize,
     /// CPU of the model thread.
     pub emu_cpu: Option<usize>,
+    /// No model thread: the model runs inside the driver's polls (instruction
+    /// counting, deterministic runs).
+    pub inline_model: bool,
+    /// The model thread never yields its CPU when idle (a core of its own).
+    pub emu_spin: bool,
     /// Capture the emulated link.
     pub pcap: Option<PathBuf>,
     /// dev_loss_tmo the driver gives the transport.
@@ -188,15 +193,23 @@ impl HbaWorld {
                 .map_err(|e| emu("SLI-4 model", e))?;
                 let faults = model.faults();
                 let device = Device::from_model(model);
-                let runner = ModelRunner::spawn_with(
-                    &device,
-                    RunnerOptions {
+                let runner = if spec.inline_model {
+                    None
+                } else {
+                    let opts = RunnerOptions {
                         cpu: spec.emu_cpu,
-                        idle: IdlePolicy::Yield,
-                    },
-                )
-                .map_err(|e| emu("--emu-cpu: model thread", e))?;
-                (device, Some(fabric), Some(faults), Some(runner))
+                        idle: if spec.emu_spin {
+                            IdlePolicy::Spin
+                        } else {
+                            IdlePolicy::Yield
+                        },
+                    };
+                    Some(
+                        ModelRunner::spawn_with(&device, opts)
+                            .map_err(|e| emu("--emu-cpu: model thread", e))?,
+                    )
+                };
+                (device, Some(fabric), Some(faults), runner)
             }
             DeviceSpec::Pci(addr) => {
                 let device = Device::open_vfio(&addr.to_string(), &VfioOptions::default())

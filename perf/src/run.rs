@@ -358,6 +358,8 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
         capacity: p.capacity,
         subsystems: cli.emu_subsystems.max(1),
         emu_cpu,
+        inline_model: false,
+        emu_spin: false,
         pcap: cli.pcap.clone(),
         dev_loss_tmo: cli.dev_loss_tmo,
         io_queue_pairs: u16::try_from(pairs).unwrap_or(u16::MAX),
