@@ -10,7 +10,9 @@
 //! - The target aborts one command itself (`Sli4Faults::target_abts_next_fcp`):
 //!   its ABTS reaches the driver through the RQ pair, the driver answers
 //!   BA_ACC with XMIT_BLS_RSP, the port completes the exchange as aborted
-//!   (status 0x02, XB=0) and the transport retries it. No application error.
+//!   (status 0x02, XB=0); the transport takes the unexpected abort as a
+//!   transport error, resets the association and resubmits the command on
+//!   the new one. No application error.
 //!
 //! Each runs with the model inline (driven by the driver's polls) and on its
 //! own thread. The manual clock moves only where a test says so.
@@ -244,20 +246,29 @@ fn target_abts_is_answered_and_retried(mode: ModelMode) {
         (before.bls_responses + 1, before.ba_rjts),
         "the driver answered BA_ACC: {s:?}"
     );
+    let h = rig.hba.stats();
+    assert_eq!(
+        (h.abts_received, h.ba_accs, h.ba_rjts),
+        (1, 1, 0),
+        "the driver's side: {h:?}"
+    );
+    // An abort the transport did not ask for is a transport error: the
+    // write is resubmitted at once, and management resets the association.
     let q = qp.stats();
     assert_eq!(
-        (q.timeouts, q.errors),
-        (0, 0),
-        "not the timeout path: {q:?}"
+        (q.timeouts, q.errors, q.transport_errors, q.retries),
+        (0, 0, 1, 1),
+        "{q:?}"
     );
-    assert!(
-        q.retries + q.replayed >= 1,
-        "the write was sent again: {q:?}"
-    );
+    let attached = q.attaches;
+    poll_advancing(&mut rig, &mut qp, IO_TIMEOUT, |_, q, _| {
+        q.stats().attaches == attached + 1
+    });
     read_back(&mut rig, &mut qp, &ns, &data);
     assert_eq!(qp.stats().errors, 0);
-    // The victim's "remote stop" is the one WQE error (the first attempt).
-    assert_no_driver_mistake(&rig, &before, 1);
+    // Two WQE errors: the victim's "remote stop", and the admin queue's
+    // Async Event Request aborted by the association reset.
+    assert_no_driver_mistake(&rig, &before, 2);
     assert_eq!(rig.hba.input_errors(), Default::default());
     drop(qp);
     c.delete().unwrap();
@@ -275,13 +286,11 @@ fn e2e_abort_dropped_command_thread() {
 }
 
 #[test]
-#[ignore = "waiting for the driver's BA_ACC answer to a target ABTS (helper D)"]
 fn e2e_abort_target_abts_inline() {
     target_abts_is_answered_and_retried(ModelMode::Inline);
 }
 
 #[test]
-#[ignore = "waiting for the driver's BA_ACC answer to a target ABTS (helper D)"]
 fn e2e_abort_target_abts_thread() {
     target_abts_is_answered_and_retried(ModelMode::Thread);
 }
