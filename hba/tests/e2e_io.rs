@@ -200,6 +200,7 @@ fn e2e_io(mode: ModelMode) {
     });
     rig.assert_model_clean();
     assert_eq!(rig.hba.input_errors(), Default::default());
+    assert_eq!(rig.hba.io_input_errors(), Default::default());
     rig.hba.shutdown().unwrap();
 }
 

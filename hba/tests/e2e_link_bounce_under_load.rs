@@ -68,6 +68,7 @@ fn link_bounce_under_load(mode: ModelMode) {
         "{s:?}"
     );
     assert_eq!(rig.hba.input_errors(), Default::default());
+    assert_eq!(rig.hba.io_input_errors(), Default::default());
 }
 
 #[test]

@@ -152,6 +152,7 @@ fn target_port_loss(mode: ModelMode) {
         "{s:?}"
     );
     assert_eq!(rig.hba.input_errors(), Default::default());
+    assert_eq!(rig.hba.io_input_errors(), Default::default());
     rig.hba.shutdown().unwrap();
 }
 

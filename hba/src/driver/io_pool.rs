@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::doorbell_gate::DoorbellGate;
+use super::io_errors::{IoInputError, SharedIoErrors};
 use super::io_queue::IoRings;
 use super::wait::Waiter;
 
@@ -61,6 +62,8 @@ pub(crate) struct PairIds {
     pub cq_id: u16,
     /// The pair's XRIs: first, count.
     pub xris: (u16, u16),
+    /// Device input the pair refused.
+    pub errors: Arc<SharedIoErrors>,
     pub gate: Arc<DoorbellGate>,
 }
 
@@ -164,6 +167,11 @@ impl IoPool {
             st.idle_xris_orphaned += orphan;
         }
         st
+    }
+
+    /// Sum of every pair's count of `e` (lent out or not).
+    pub fn input_errors(&self, e: IoInputError) -> u64 {
+        self.lock().pairs.iter().map(|q| q.errors.get(e)).sum()
     }
 
     /// Management: drains the CQs of the idle pairs (completions of

@@ -27,6 +27,7 @@ use zerocopy::IntoBytes;
 use super::dma::{DmaArena, Region};
 use super::doorbell_gate::DoorbellGate;
 use super::error::HbaError;
+use super::io_errors::{IoInputError, SharedIoErrors};
 #[cfg(test)]
 use super::io_pool::PoolState;
 use super::io_pool::{IoPool, PairIds};
@@ -128,6 +129,8 @@ pub(crate) struct IoRings {
     stats: IoQueueStats,
     /// Closed when the port incarnation retires the pair.
     gate: Arc<DoorbellGate>,
+    /// Input errors, published for [`super::Hba::input_errors`].
+    errors: Arc<SharedIoErrors>,
 }
 
 impl std::fmt::Debug for IoRings {
@@ -217,6 +220,7 @@ impl IoMemory {
             slots: self.slots,
             stats: IoQueueStats::default(),
             gate: Arc::new(DoorbellGate::new()),
+            errors: Arc::new(SharedIoErrors::default()),
         }
     }
 }
@@ -283,6 +287,7 @@ impl IoRings {
             wq_id: self.wq.id,
             cq_id: self.cq.id,
             xris: (self.xri_base, self.slots.len() as u16),
+            errors: Arc::clone(&self.errors),
             gate: Arc::clone(&self.gate),
         }
     }
@@ -307,6 +312,11 @@ impl IoRings {
         let mut n = 0;
         reap(self, &gate, &mut [], budget, &mut |_| n += 1);
         n
+    }
+
+    /// Counts device input the pair refused, here and for management.
+    fn input_error(&mut self, e: IoInputError) {
+        count(&mut self.stats, &self.errors, e);
     }
 
     /// Writes the CMD IU and the SGL of slot `slot`.
@@ -376,7 +386,7 @@ impl IoRings {
             return None;
         }
         let Some(s) = self.slots.get_mut(usize::from(tag)) else {
-            self.stats.bad_tag += 1;
+            count(&mut self.stats, &self.errors, IoInputError::BadTag);
             return None;
         };
         let after = if w.xb() && !s.xri_aborted_early {
@@ -395,23 +405,23 @@ impl IoRings {
                 return None;
             }
             SlotState::Free | SlotState::XbWait => {
-                self.stats.bad_tag += 1;
+                count(&mut self.stats, &self.errors, IoInputError::BadTag);
                 return None;
             }
         };
         let mut transferred = w.total_data_placed();
         if transferred > len {
-            self.stats.bad_length += 1;
+            count(&mut self.stats, &self.errors, IoInputError::BadLength);
             transferred = len;
         }
         let (mut status, mut rsp_len) =
             classify(w.status() as u8, w.parameter()).unwrap_or_else(|()| {
-                self.stats.bad_rsp += 1;
+                count(&mut self.stats, &self.errors, IoInputError::BadRsp);
                 (FcpStatus::TransportError, 0)
             });
         let mut rsp = [0u8; ERSP_IU_LEN];
         if usize::from(rsp_len) == ERSP_IU_LEN && self.arena.read(&s.rsp, 0, &mut rsp).is_err() {
-            self.stats.dma_errors += 1;
+            count(&mut self.stats, &self.errors, IoInputError::Dma);
             (status, rsp_len) = (FcpStatus::TransportError, 0);
         }
         s.state = after;
@@ -434,7 +444,7 @@ impl IoRings {
 
     fn on_release(&mut self, r: &WqeReleaseCqe) {
         if r.wq_id() as u16 != self.wq.id || !self.wq.released(r.wqe_index() as u16) {
-            self.stats.bad_release += 1;
+            count(&mut self.stats, &self.errors, IoInputError::BadRelease);
         }
     }
 
@@ -450,9 +460,25 @@ impl IoRings {
             Some((_, s)) if matches!(s.state, SlotState::Busy { .. } | SlotState::Orphan) => {
                 s.xri_aborted_early = true;
             }
-            _ => self.stats.bad_xri += 1,
+            _ => count(&mut self.stats, &self.errors, IoInputError::BadXri),
         }
     }
+}
+
+/// Counts device input a pair refused in its own counters and in those it
+/// publishes for management.
+fn count(s: &mut IoQueueStats, shared: &SharedIoErrors, e: IoInputError) {
+    let c = match e {
+        IoInputError::BadTag => &mut s.bad_tag,
+        IoInputError::BadLength => &mut s.bad_length,
+        IoInputError::BadRsp => &mut s.bad_rsp,
+        IoInputError::BadRelease => &mut s.bad_release,
+        IoInputError::BadXri => &mut s.bad_xri,
+        IoInputError::UnknownCqe => &mut s.unknown_cqe,
+        IoInputError::Dma => &mut s.dma_errors,
+    };
+    *c += 1;
+    shared.bump(e);
 }
 
 /// One transport hardware queue on an SLI-4 WQ/CQ pair.
@@ -594,7 +620,7 @@ impl HwQueue for HbaQueue {
         let index = match posted {
             Ok(i) => i,
             Err(_) => {
-                r.stats.dma_errors += 1;
+                r.input_error(IoInputError::Dma);
                 r.free.push(slot);
                 return Err(SubmitError::Failed);
             }
@@ -720,7 +746,7 @@ fn reap<F: FnMut(FcpDone)>(
             Ok(Some(c)) => c,
             Ok(None) => break,
             Err(_) => {
-                r.stats.dma_errors += 1;
+                r.input_error(IoInputError::Dma);
                 break;
             }
         };
@@ -735,7 +761,7 @@ fn reap<F: FnMut(FcpDone)>(
             }
             CqeKind::WqeRelease => r.on_release(&c.into()),
             CqeKind::XriAborted => r.on_xri_aborted(&c.into()),
-            _ => r.stats.unknown_cqe += 1,
+            _ => r.input_error(IoInputError::UnknownCqe),
         }
     }
     if seen > 0 {
@@ -1121,6 +1147,13 @@ mod tests {
         let st = b.q.stats();
         assert_eq!(
             (st.bad_tag, st.bad_length, st.bad_rsp, st.bad_xri),
+            (2, 1, 1, 1)
+        );
+        // Published for management, summed over the pool's pairs.
+        use crate::driver::io_errors::IoInputError as E;
+        let e = |k| b.home.input_errors(k);
+        assert_eq!(
+            (e(E::BadTag), e(E::BadLength), e(E::BadRsp), e(E::BadXri)),
             (2, 1, 1, 1)
         );
         assert_eq!((st.submitted, st.completed), (3, 3));

@@ -129,6 +129,23 @@ impl HbaLldd {
         self.pool().stats()
     }
 
+    /// Device input the FCP queue pairs of the current port incarnation
+    /// refused, lent out or not.
+    pub fn io_input_errors(&self) -> super::io_errors::IoInputErrors {
+        use super::io_errors::IoInputError as E;
+        let pool = self.pool();
+        let n = |e| pool.input_errors(e);
+        super::io_errors::IoInputErrors {
+            bad_tag: n(E::BadTag),
+            bad_length: n(E::BadLength),
+            bad_rsp: n(E::BadRsp),
+            bad_release: n(E::BadRelease),
+            bad_xri: n(E::BadXri),
+            unknown_cqe: n(E::UnknownCqe),
+            dma_errors: n(E::Dma),
+        }
+    }
+
     /// Management: lets idle pairs reap completions their last owner left.
     pub(crate) fn reap_idle_io(&self) -> u32 {
         self.pool().reap_idle()

@@ -72,6 +72,7 @@ mod doorbell_gate;
 mod els;
 pub mod error;
 mod fabric;
+mod io_errors;
 mod io_pool;
 mod io_queue;
 pub mod lldd;
@@ -101,6 +102,7 @@ use ufc_vfio::Device;
 pub use bringup::{identify, Identity};
 pub use dma_buffer::HbaDmaBuffer;
 pub use error::HbaError;
+pub use io_errors::IoInputErrors;
 pub use io_pool::IoPoolStats;
 pub use io_queue::{HbaQueue, IoQueueStats, MAX_IO_XRIS};
 pub use lldd::HbaLldd;
@@ -467,11 +469,22 @@ impl Hba {
         self.stats
     }
 
-    /// Device input the driver refused (bad tags, indices, lengths).
+    /// Device input the driver refused (bad tags, indices, lengths) on the
+    /// management queues; the FCP queue pairs' are in
+    /// [`Hba::io_input_errors`].
     pub fn input_errors(&self) -> DeviceInputErrors {
         self.port
             .as_ref()
             .map(|p| p.input_errors())
+            .unwrap_or_default()
+    }
+
+    /// Device input the FCP queue pairs of the current port incarnation
+    /// refused, lent out or not (the owners' [`IoQueueStats`], summed).
+    pub fn io_input_errors(&self) -> IoInputErrors {
+        self.reg
+            .as_ref()
+            .map(|r| r.lldd.io_input_errors())
             .unwrap_or_default()
     }
 
