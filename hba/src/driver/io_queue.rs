@@ -33,9 +33,12 @@ use super::io_pool::PoolState;
 use super::io_pool::{IoPool, PairIds};
 use super::queues::{pages, CompletionQueue, WorkQueue, PAGE};
 use crate::sli4::cmds::post_sgl_pages::SglPages;
-use crate::sli4::cqe::{local_reject, wcqe_status, CqeKind, Wcqe, WqeReleaseCqe, XriAbortedCqe};
+use crate::sli4::cqe::{
+    cqe_code, local_reject, wcqe_status, CqeKind, Wcqe, WqeReleaseCqe, XriAbortedCqe,
+};
 use crate::sli4::sge::{Bde, Sge, SGE_LEN};
 use crate::sli4::wqe::{abort_criteria, Abort, FcpIo, FcpKind, Wqe, WQE_LEN};
+use ufc_transport::wire::{Cqe as NvmeCqe, ErspIu, NvmeStatus};
 
 /// I/O queues a controller may have (the template's `max_hw_queues`).
 pub(crate) const MAX_HW_QUEUES: u16 = 4;
@@ -115,6 +118,9 @@ struct Slot {
     state: SlotState,
     /// The XRI-aborted CQE came before the WCQE with XB.
     xri_aborted_early: bool,
+    /// The NVMe command id of the exchange's SQE (a condensed ERSP does not
+    /// carry it).
+    cid: u16,
 }
 
 /// The hardware side of one I/O queue pair: rings, exchanges, DMA memory.
@@ -177,6 +183,7 @@ impl IoMemory {
                 rsp: arena.alloc(RSP_LEN, 64, "DMA memory for RSP buffers")?,
                 state: SlotState::Free,
                 xri_aborted_early: false,
+                cid: 0,
             });
         }
         arena.zero(&wq_mem)?;
@@ -256,6 +263,29 @@ pub(crate) fn fcp_wqe(
         erp: false,
     }
     .build()
+}
+
+/// Where the SQE's command id sits in a CMD IU (NVMe CDW0 bits 31-16).
+const CMD_IU_CID: usize = core::mem::offset_of!(ufc_transport::wire::CmdIu, sqe)
+    + core::mem::offset_of!(ufc_transport::wire::sqe::Sqe, cid);
+
+/// The command id of the SQE in `cmd_iu` (0 if the IU is short).
+fn sqe_cid(cmd_iu: &[u8]) -> u16 {
+    cmd_iu
+        .get(CMD_IU_CID..CMD_IU_CID + 2)
+        .and_then(|b| <[u8; 2]>::try_from(b).ok())
+        .map_or(0, u16::from_le_bytes)
+}
+
+/// The ERSP IU of a condensed NVMe ERSP completion (CQE code 0x0D, sli4.md
+/// §4.3 and §5.6): RSN from dword 2, NVMe CQE dword 0 from dword 1, the low
+/// half of CQE dword 1 from dword 0 bits 15-0, SQ head from dword 3 bits
+/// 15-0; the command id is the SQE's, the status success, and the length
+/// transferred the whole request (`len`).
+pub(crate) fn condensed_ersp(w: &Wcqe, cid: u16, len: u32) -> [u8; ERSP_IU_LEN] {
+    let result = u64::from(w.total_data_placed()) | u64::from(w.ersp_cqe_dw1_lo()) << 32;
+    let cqe = NvmeCqe::new(cid, 0, w.ersp_sq_head() as u16, NvmeStatus::SUCCESS, result);
+    *ErspIu::new(w.parameter(), len, cqe).as_bytes()
 }
 
 /// What a WCQE's status and parameter say about an FC-NVMe exchange (§5.6):
@@ -414,13 +444,20 @@ impl IoRings {
             count(&mut self.stats, &self.errors, IoInputError::BadLength);
             transferred = len;
         }
+        let condensed = w.code() == u32::from(cqe_code::NVME_ERSP);
         let (mut status, mut rsp_len) =
             classify(w.status() as u8, w.parameter()).unwrap_or_else(|()| {
                 count(&mut self.stats, &self.errors, IoInputError::BadRsp);
                 (FcpStatus::TransportError, 0)
             });
         let mut rsp = [0u8; ERSP_IU_LEN];
-        if usize::from(rsp_len) == ERSP_IU_LEN && self.arena.read(&s.rsp, 0, &mut rsp).is_err() {
+        if condensed && status == FcpStatus::Good {
+            // The port kept the ERSP in the CQE and moved all the data.
+            rsp = condensed_ersp(w, s.cid, len);
+            (rsp_len, transferred) = (ERSP_IU_LEN as u8, len);
+        } else if usize::from(rsp_len) == ERSP_IU_LEN
+            && self.arena.read(&s.rsp, 0, &mut rsp).is_err()
+        {
             count(&mut self.stats, &self.errors, IoInputError::Dma);
             (status, rsp_len) = (FcpStatus::TransportError, 0);
         }
@@ -631,6 +668,7 @@ impl HwQueue for HbaQueue {
                 len: req.payload_len,
                 aborted: false,
             };
+            s.cid = sqe_cid(req.cmd_iu);
         }
         if let Some(b) = self.by_tag.get_mut(t) {
             *b = slot;
@@ -752,7 +790,7 @@ fn reap<F: FnMut(FcpDone)>(
         };
         seen += 1;
         match c.kind(false) {
-            CqeKind::Wcqe => {
+            CqeKind::Wcqe | CqeKind::NvmeErsp => {
                 let w: Wcqe = c.into();
                 if let Some(d) = r.on_wcqe(&w, by_tag) {
                     f(d);
@@ -1172,6 +1210,42 @@ mod tests {
         );
         // The tags are free again.
         b.q.submit(&req(0, IoDir::None, &iu, &[])).unwrap();
+    }
+
+    #[test]
+    fn condensed_ersp_cqe_is_rebuilt_into_an_ersp_iu() {
+        let mut b = bench();
+        let mut iu = [0u8; CMD_IU_LEN];
+        iu[CMD_IU_CID..CMD_IU_CID + 2].copy_from_slice(&0x1234u16.to_le_bytes());
+        let sgl = [HostSge {
+            iova: 0x10_0000,
+            len: 8192,
+        }];
+        b.q.submit(&req(6, IoDir::Read, &iu, &sgl)).unwrap();
+        b.q.flush();
+        let slot = b.wqe(0).request_tag() as u16;
+        // Code 0x0D: RSN 7 in dword 2, CQE dword 0 in dword 1, CQE dword 1
+        // low half in dword 0 bits 15-0, SQ head in dword 3 bits 15-0.
+        let mut w = Wcqe::new(slot, 0, 0xAABB_CCDD, 7, true);
+        w.set_code(cqe_code::NVME_ERSP.into());
+        w.set_ersp_cqe_dw1_lo(0x00EE);
+        w.set_ersp_sq_head(0x0019);
+        b.wcqe(w);
+        let done = b.poll();
+        assert_eq!(done.len(), 1);
+        let d = done[0];
+        assert_eq!(
+            (d.tag, d.status, d.rsp_len, d.transferred),
+            (6, FcpStatus::Good, 32, 8192)
+        );
+        let e = ErspIu::parse(&d.rsp).unwrap();
+        assert_eq!((e.rsn.get(), e.xfrd_len.get()), (7, 8192));
+        assert_eq!(e.cqe.cid.get(), 0x1234);
+        assert_eq!(e.cqe.sqhd.get(), 0x19);
+        assert_eq!(e.cqe.result(), 0x0000_00EE_AABB_CCDD);
+        assert_eq!(e.cqe.nvme_status(), NvmeStatus::SUCCESS);
+        assert_eq!(b.q.stats().unknown_cqe, 0);
+        assert_eq!(b.slot(slot), SlotState::Free);
     }
 
     #[test]
