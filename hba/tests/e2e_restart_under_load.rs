@@ -9,6 +9,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::load::Load;
 use common::{connect, ram_target_rig_mode, ModelMode};
 use ufc_transport::CtrlState;
@@ -29,6 +31,7 @@ fn restart_under_load(mode: ModelMode) {
         "no I/O before the first restart"
     );
     let mut first_io = Vec::with_capacity(RESTARTS);
+    let mut phases = Vec::with_capacity(RESTARTS);
     for k in 0..RESTARTS {
         let t0 = rig.clock.now();
         let rep = rig
@@ -42,6 +45,7 @@ fn restart_under_load(mode: ModelMode) {
         assert!(rep.lport_deleted.is_some(), "restart {k}: {rep:?}");
         assert!(rep.unregistered <= rep.rport_deleted[0].1);
         assert!(rep.shut_down <= rep.opened);
+        phases.push((rep.rport_deleted[0].1, rep.shut_down, rep.opened));
         assert_eq!(ns.controller().uid(), c.uid());
         // The first I/O completed on the new instance.
         let took = load
@@ -77,6 +81,18 @@ fn restart_under_load(mode: ModelMode) {
         "{s:?}"
     );
     first_io.sort();
+    let median = |f: fn(&(Duration, Duration, Duration)) -> Duration| {
+        let mut v: Vec<Duration> = phases.iter().map(f).collect();
+        v.sort();
+        v[v.len() / 2]
+    };
+    println!(
+        "{mode:?}: medians from restart(): remoteport_delete {:?}, old instance down {:?}, \
+         new instance open {:?}",
+        median(|p| p.0),
+        median(|p| p.1),
+        median(|p| p.2)
+    );
     println!(
         "{mode:?}: {RESTARTS} restarts, shutdown start to first I/O completed after it \
          (manual clock): min {:?} median {:?} max {:?}; {} verified I/Os",

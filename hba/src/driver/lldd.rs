@@ -172,6 +172,26 @@ impl HbaLldd {
         self.ls_lock().out.pop_front()
     }
 
+    /// The port is going away: every LS request not sent yet ends with a
+    /// transport error at once (instead of at the transport's timeout), and
+    /// answers to received LSs are dropped. Returns how many requests.
+    pub(crate) fn fail_queued_ls(&self) -> usize {
+        let mut q = self.ls_lock();
+        q.rsps.clear();
+        let out = std::mem::take(&mut q.out);
+        let n = out.len();
+        for (lport, req) in out {
+            q.done.push_back((
+                lport,
+                LsEvent::Done {
+                    tag: req.tag,
+                    result: Err(LsError::Transport),
+                },
+            ));
+        }
+        n
+    }
+
     /// Reports the end of an LS request.
     pub(crate) fn ls_done(&self, lport: LocalPortId, tag: u64, result: Result<Vec<u8>, LsError>) {
         self.ls_lock()
@@ -386,6 +406,10 @@ mod tests {
         let (lp, r) = l.take_ls_request().unwrap();
         assert_eq!((lp, r.tag), (LocalPortId(1), 1));
         assert!(l.take_ls_request().is_none());
+        // A port going away fails what was not sent.
+        l.ls_req(LocalPortId(2), req(5, 8)).unwrap();
+        assert_eq!(l.fail_queued_ls(), 1);
+        assert!(l.take_ls_request().is_none());
         l.ls_done(LocalPortId(1), 1, Ok(vec![2]));
         l.ls_done(LocalPortId(2), 7, Err(LsError::Transport));
         let mut got = Vec::new();
@@ -401,7 +425,14 @@ mod tests {
         assert_eq!(got.len(), 2);
         let mut other = Vec::new();
         l.poll_ls(LocalPortId(2), &mut |e| other.push(e));
-        assert_eq!(other.len(), 1);
+        assert_eq!(other.len(), 2);
+        assert!(matches!(
+            other[0],
+            LsEvent::Done {
+                tag: 5,
+                result: Err(LsError::Transport)
+            }
+        ));
     }
 
     #[test]

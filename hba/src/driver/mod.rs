@@ -337,6 +337,8 @@ pub struct Hba {
     wwnn: Wwn,
     wwpn: Wwn,
     stats: HbaStats,
+    /// The previous incarnation's FCP pairs, until the recovery's reset.
+    retired_io: Option<io_pool::RetiredIo>,
 }
 
 impl std::fmt::Debug for Hba {
@@ -406,6 +408,7 @@ impl Hba {
             wwnn,
             wwpn,
             stats: HbaStats::default(),
+            retired_io: None,
         })
     }
 
@@ -634,11 +637,16 @@ impl Hba {
         self.login_pending = false;
         self.port = None;
         if let Some(reg) = &self.reg {
-            // The port is gone: nothing to destroy once no owner thread
-            // can ring a doorbell any more.
-            reg.lldd
-                .close_io(&self.waiter(), self.cfg.mailbox_timeout)
-                .finish();
+            // The port lost its queues: nothing to destroy once no owner
+            // thread can ring a doorbell any more. A port that may still
+            // write (a mailbox timeout) keeps the pairs' memory until the
+            // reset of the recovery.
+            let io = reg.lldd.close_io(&self.waiter(), self.cfg.mailbox_timeout);
+            if recover {
+                self.retired_io = Some(io);
+            } else {
+                io.finish();
+            }
         }
         if recover {
             self.state = HbaState::Recovering;
@@ -660,7 +668,12 @@ impl Hba {
             device: self.device.clone(),
             idle: Arc::clone(&self.cfg.idle),
         };
-        let mut port = Port::start(self.ident, &self.cfg, waiter)?;
+        let started = Port::start(self.ident, &self.cfg, waiter);
+        // Reset (or failed for good): the old pairs' memory can go.
+        if let Some(io) = self.retired_io.take() {
+            io.finish();
+        }
+        let mut port = started?;
         if let Some(reg) = &self.reg {
             reg.lldd.install_io(std::mem::take(&mut port.io));
         }

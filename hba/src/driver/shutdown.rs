@@ -75,6 +75,9 @@ impl Hba {
             let lldd = Arc::clone(&reg.lldd);
             let t = Arc::clone(&reg.transport);
             let ok = waiter.until(self.cfg.els_timeout, || {
+                // Nothing is sent any more: associations being built end
+                // now rather than at their LS timeout.
+                lldd.fail_queued_ls();
                 t.poll();
                 left.retain(|(id, addr)| {
                     if lldd.take_rport_deleted(*id) {
@@ -99,6 +102,7 @@ impl Hba {
                     log::warn!("{}: unregistering {lport:?}: {e}", self.name);
                 }
                 let ok = waiter.until(self.cfg.els_timeout, || {
+                    lldd.fail_queued_ls();
                     t.poll();
                     lldd.take_lport_deleted(lport).then_some(())
                 });
@@ -144,6 +148,9 @@ impl Hba {
         }
         // The port no longer writes into the pairs' memory.
         if let Some(io) = io {
+            io.finish();
+        }
+        if let Some(io) = self.retired_io.take() {
             io.finish();
         }
         self.nodes.clear();
