@@ -95,6 +95,10 @@ pub struct JobResult {
     pub verified: u64,
     /// Measured time.
     pub runtime: Duration,
+    /// CPU time of the job's thread in user mode while measuring.
+    pub usr_cpu: Duration,
+    /// CPU time of the job's thread in the kernel while measuring.
+    pub sys_cpu: Duration,
     /// The first few error descriptions.
     pub error_log: Vec<String>,
 }
@@ -149,11 +153,12 @@ struct Job<'a, L: Lldd> {
     verified: u64,
     error_log: Vec<String>,
     total_ios: u64,
-    total_bytes: u64,
     issued_bytes: u64,
     seq_next: u64,
     recording: bool,
     measure_start: u64,
+    /// Thread CPU time (user, kernel) over the measured part of the main phase.
+    cpu: (Duration, Duration),
     scratch: Vec<u8>,
     /// Completions of one batch share a clock reading, and at high depth most were
     /// submitted in the same batch too: equal latencies go into the histogram as
@@ -248,11 +253,11 @@ pub fn run<L: Lldd>(
         verified: 0,
         error_log: Vec::new(),
         total_ios: 0,
-        total_bytes: 0,
         issued_bytes: 0,
         seq_next: 0,
         recording: false,
         measure_start: 0,
+        cpu: (Duration::ZERO, Duration::ZERO),
         scratch: vec![0; spec.bs as usize],
         run: LatRun::default(),
         batch_ok: false,
@@ -279,11 +284,25 @@ pub fn run<L: Lldd>(
         verify_errors: job.verify_errors,
         verified: job.verified,
         runtime,
+        usr_cpu: job.cpu.0,
+        sys_cpu: job.cpu.1,
         error_log: job.error_log,
     })
 }
 
-fn pin(cpu: usize) -> Result<(), String> {
+/// CPU time of the calling thread (user, kernel); a syscall, never on the I/O path.
+fn thread_cpu() -> (Duration, Duration) {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let tv = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec().max(0) as u64)
+            + Duration::from_micros(t.tv_usec().max(0) as u64)
+    };
+    getrusage(UsageWho::RUSAGE_THREAD).map_or((Duration::ZERO, Duration::ZERO), |u| {
+        (tv(u.user_time()), tv(u.system_time()))
+    })
+}
+
+pub(crate) fn pin(cpu: usize) -> Result<(), String> {
     let mut set = nix::sched::CpuSet::new();
     set.set(cpu)
         .map_err(|e| format!("CPU {cpu} is out of range: {e}"))?;
@@ -326,7 +345,8 @@ impl<L: Lldd> Job<'_, L> {
     fn publish(&self, now: u64) {
         let s = &self.shared;
         s.ios.store(self.total_ios, Ordering::Relaxed);
-        s.bytes.store(self.total_bytes, Ordering::Relaxed);
+        s.bytes
+            .store(self.total_ios * u64::from(self.spec.bs), Ordering::Relaxed);
         s.errors.store(self.errors, Ordering::Relaxed);
         s.verify_errors.store(self.verify_errors, Ordering::Relaxed);
         if self.batch_ok {
@@ -335,7 +355,33 @@ impl<L: Lldd> Job<'_, L> {
     }
 
     /// The next I/O of `phase`, or `None` when the phase has issued everything.
-    fn next_op(&mut self, phase: Phase) -> Option<(u64, Op)> {
+    #[inline]
+    fn next_op<const V: bool>(&mut self, phase: Phase) -> Option<(u64, Op)> {
+        if V || phase != Phase::Main {
+            return self.next_op_tracked(phase);
+        }
+        if let Some(limit) = self.spec.io_limit {
+            if self.issued_bytes >= limit {
+                return None;
+            }
+        }
+        let op = self.pick_op();
+        Some((self.offsets.next(&mut self.rng), op))
+    }
+
+    #[inline]
+    fn pick_op(&mut self) -> Op {
+        match self.spec.read_pct {
+            100 => Op::Read,
+            0 => Op::Write,
+            pct if (self.rng.below(100) as u8) < pct => Op::Read,
+            _ => Op::Write,
+        }
+    }
+
+    /// [`Self::next_op`] for the verify phases and with `--verify` (units tracked).
+    #[inline(never)]
+    fn next_op_tracked(&mut self, phase: Phase) -> Option<(u64, Op)> {
         match phase {
             Phase::Prefill => {
                 let u = self.seq_next;
@@ -362,12 +408,7 @@ impl<L: Lldd> Job<'_, L> {
                         return None;
                     }
                 }
-                let op = match self.spec.read_pct {
-                    100 => Op::Read,
-                    0 => Op::Write,
-                    pct if (self.rng.below(100) as u8) < pct => Op::Read,
-                    _ => Op::Write,
-                };
+                let op = self.pick_op();
                 let mut u = self.offsets.next(&mut self.rng);
                 if !self.busy.is_empty() {
                     // Never two I/Os on one unit at once: their order is undefined.
@@ -386,36 +427,44 @@ impl<L: Lldd> Job<'_, L> {
     }
 
     /// Prepares slot `i` for (unit, op) and submits it.
-    fn start(&mut self, i: usize, unit: u64, op: Op, now: u64) {
-        let kind = self.spec.verify;
+    #[inline]
+    fn start<const V: bool>(&mut self, i: usize, unit: u64, op: Op, now: u64) {
         let slot = &mut self.slots[i];
         slot.unit = unit;
         slot.op = op;
         slot.t0 = now;
-        if kind.is_some() {
-            let lba = self.spec.start_lba + unit * self.lba_per_unit;
-            match op {
-                Op::Write => {
-                    slot.generation = self.next_gen;
-                    self.next_gen += 1;
-                    verify::fill(
-                        &mut self.scratch,
-                        lba,
-                        slot.generation,
-                        self.spec.index as u32,
-                    );
-                    let _ = slot.buf.write_at(0, &self.scratch);
-                }
-                // Stale buffer contents must not pass for the data read.
-                Op::Read => {
-                    let _ = slot.buf.write_at(0, &[0u8; verify::HEADER_LEN]);
-                }
-            }
-            self.busy[unit as usize] = true;
+        if V {
+            self.prepare_verify(i, unit, op);
         }
         self.submit(i);
     }
 
+    /// Tags a write's buffer, or clears a read's, and marks the unit busy.
+    #[inline(never)]
+    fn prepare_verify(&mut self, i: usize, unit: u64, op: Op) {
+        let lba = self.spec.start_lba + unit * self.lba_per_unit;
+        let slot = &mut self.slots[i];
+        match op {
+            Op::Write => {
+                slot.generation = self.next_gen;
+                self.next_gen += 1;
+                verify::fill(
+                    &mut self.scratch,
+                    lba,
+                    slot.generation,
+                    self.spec.index as u32,
+                );
+                let _ = slot.buf.write_at(0, &self.scratch);
+            }
+            // Stale buffer contents must not pass for the data read.
+            Op::Read => {
+                let _ = slot.buf.write_at(0, &[0u8; verify::HEADER_LEN]);
+            }
+        }
+        self.busy[unit as usize] = true;
+    }
+
+    #[inline]
     fn submit(&mut self, i: usize) {
         let slot = &self.slots[i];
         let lba = self.spec.start_lba + slot.unit * self.lba_per_unit;
@@ -427,12 +476,15 @@ impl<L: Lldd> Job<'_, L> {
         match r {
             Ok(()) => self.issued_bytes += u64::from(self.spec.bs),
             Err(IoSubmitError::QueueFull | IoSubmitError::Busy) => self.retry.push(i),
-            Err(e) => {
-                self.errors += 1;
-                self.log_error(format!("submit at LBA {lba} refused: {e}"));
-                self.release(i);
-            }
+            Err(e) => self.submit_failed(i, lba, e),
         }
+    }
+
+    #[cold]
+    fn submit_failed(&mut self, i: usize, lba: u64, e: IoSubmitError) {
+        self.errors += 1;
+        self.log_error(format!("submit at LBA {lba} refused: {e}"));
+        self.release(i);
     }
 
     fn release(&mut self, i: usize) {
@@ -444,54 +496,86 @@ impl<L: Lldd> Job<'_, L> {
 
     /// Accounts one completion; returns its slot, still marked busy, for the
     /// caller to reuse or release.
-    fn complete(&mut self, c: IoCompletion, now: u64, phase: Phase) -> Option<usize> {
+    #[inline]
+    fn complete<const V: bool>(
+        &mut self,
+        c: IoCompletion,
+        now: u64,
+        phase: Phase,
+    ) -> Option<usize> {
         let i = c.ctx as usize;
         let Some(slot) = self.slots.get(i) else {
-            self.errors += 1;
-            self.log_error(format!("completion for unknown context {}", c.ctx));
+            self.unknown_completion(c.ctx);
             return None;
         };
-        let (unit, op, generation, t0) = (slot.unit, slot.op, slot.generation, slot.t0);
-        let bytes = u64::from(self.spec.bs);
-        let lba = self.spec.start_lba + unit * self.lba_per_unit;
+        let (op, t0) = (slot.op, slot.t0);
         if !c.status.is_success() {
-            self.errors += 1;
-            self.log_error(format!("{op:?} at LBA {lba} failed: status {:?}", c.status));
-            if op == Op::Write && !self.gens.is_empty() {
-                self.gens[unit as usize] = u64::MAX;
-            }
+            self.failed(i, &c);
             return Some(i);
         }
         self.total_ios += 1;
-        self.total_bytes += bytes;
         self.batch_ok = true;
         if phase == Phase::Main && self.recording {
+            // Completions of one poll share `now`, and most of them were
+            // submitted in one batch too: equal latencies are one run.
             let lat = now.saturating_sub(t0);
             let write = op == Op::Write;
-            if self.run.n > 0 && self.run.lat == lat && self.run.write == write {
+            if self.run.lat == lat && self.run.write == write && self.run.n > 0 {
                 self.run.n += 1;
             } else {
                 self.flush_run();
                 self.run = LatRun { write, lat, n: 1 };
             }
         }
-        if let Some(kind) = self.spec.verify {
-            match op {
-                Op::Write => self.gens[unit as usize] = generation,
-                Op::Read => {
-                    let want = self.gens[unit as usize];
-                    if want != 0 && want != u64::MAX {
-                        self.verified += 1;
-                        let _ = self.slots[i].buf.read_at(0, &mut self.scratch);
-                        if let Err(m) = verify::check(&self.scratch, lba, want, kind) {
-                            self.verify_errors += 1;
-                            self.log_error(format!("verify of LBA {lba}: {m}"));
-                        }
+        if V {
+            self.check_verify(i);
+        }
+        Some(i)
+    }
+
+    #[cold]
+    fn unknown_completion(&mut self, ctx: u64) {
+        self.errors += 1;
+        self.log_error(format!("completion for unknown context {ctx}"));
+    }
+
+    #[cold]
+    fn failed(&mut self, i: usize, c: &IoCompletion) {
+        let (unit, op) = (self.slots[i].unit, self.slots[i].op);
+        let lba = self.spec.start_lba + unit * self.lba_per_unit;
+        self.errors += 1;
+        self.log_error(format!("{op:?} at LBA {lba} failed: status {:?}", c.status));
+        if op == Op::Write && !self.gens.is_empty() {
+            self.gens[unit as usize] = u64::MAX;
+        }
+    }
+
+    /// A write's generation is now the unit's; a read of a written unit is checked.
+    #[inline(never)]
+    fn check_verify(&mut self, i: usize) {
+        let Some(kind) = self.spec.verify else {
+            return;
+        };
+        let (unit, op, generation) = (
+            self.slots[i].unit,
+            self.slots[i].op,
+            self.slots[i].generation,
+        );
+        let lba = self.spec.start_lba + unit * self.lba_per_unit;
+        match op {
+            Op::Write => self.gens[unit as usize] = generation,
+            Op::Read => {
+                let want = self.gens[unit as usize];
+                if want != 0 && want != u64::MAX {
+                    self.verified += 1;
+                    let _ = self.slots[i].buf.read_at(0, &mut self.scratch);
+                    if let Err(m) = verify::check(&self.scratch, lba, want, kind) {
+                        self.verify_errors += 1;
+                        self.log_error(format!("verify of LBA {lba}: {m}"));
                     }
                 }
             }
         }
-        Some(i)
     }
 
     fn flush_run(&mut self) {
@@ -508,12 +592,27 @@ impl<L: Lldd> Job<'_, L> {
 
     /// Runs one phase to its end; returns the measured time (Main only).
     fn phase(&mut self, phase: Phase) -> Duration {
+        // Without --verify the loop carries no unit tracking at all.
+        if self.spec.verify.is_some() {
+            self.run_phase::<true>(phase)
+        } else {
+            self.run_phase::<false>(phase)
+        }
+    }
+
+    /// The loop of one phase; `V`: units are tracked (`--verify`).
+    fn run_phase<const V: bool>(&mut self, phase: Phase) -> Duration {
         let start = self.now();
         // --size counts the I/O of this phase only (not the verify prefill).
         self.issued_bytes = 0;
         let ramp_end = start + dur_ns(self.spec.ramp);
         self.recording = phase == Phase::Main && self.spec.ramp.is_zero();
         self.measure_start = start;
+        let mut cpu_start = if self.recording {
+            thread_cpu()
+        } else {
+            (Duration::ZERO, Duration::ZERO)
+        };
         let mut end = match (phase, self.spec.runtime) {
             (Phase::Main, Some(rt)) => ramp_end.saturating_add(dur_ns(rt)),
             _ => u64::MAX,
@@ -521,8 +620,8 @@ impl<L: Lldd> Job<'_, L> {
         let mut exhausted = false;
         let mut exhausted_at = 0;
         while let Some(i) = self.free.pop() {
-            match self.next_op(phase) {
-                Some((u, op)) => self.start(i, u, op, start),
+            match self.next_op::<V>(phase) {
+                Some((u, op)) => self.start::<V>(i, u, op, start),
                 None => {
                     self.free.push(i);
                     exhausted = true;
@@ -553,15 +652,15 @@ impl<L: Lldd> Job<'_, L> {
             }
             let mut batch = std::mem::take(&mut self.done);
             for c in batch.drain(..) {
-                let Some(i) = self.complete(c, now, phase) else {
+                let Some(i) = self.complete::<V>(c, now, phase) else {
                     continue;
                 };
-                if !self.busy.is_empty() {
+                if V {
                     self.busy[self.slots[i].unit as usize] = false;
                 }
                 // Reuse the slot at once: the common case never touches the free list.
-                match (!exhausted).then(|| self.next_op(phase)).flatten() {
-                    Some((u, op)) => self.start(i, u, op, now),
+                match (!exhausted).then(|| self.next_op::<V>(phase)).flatten() {
+                    Some((u, op)) => self.start::<V>(i, u, op, now),
                     None => {
                         if !exhausted {
                             exhausted = true;
@@ -578,6 +677,7 @@ impl<L: Lldd> Job<'_, L> {
                 self.write.reset();
                 self.recording = true;
                 self.measure_start = now;
+                cpu_start = thread_cpu();
                 if let Some(rt) = self.spec.runtime {
                     end = now.saturating_add(dur_ns(rt));
                 }
@@ -594,8 +694,8 @@ impl<L: Lldd> Job<'_, L> {
             }
             if !exhausted {
                 while let Some(i) = self.free.pop() {
-                    match self.next_op(phase) {
-                        Some((u, op)) => self.start(i, u, op, now),
+                    match self.next_op::<V>(phase) {
+                        Some((u, op)) => self.start::<V>(i, u, op, now),
                         None => {
                             self.free.push(i);
                             exhausted = true;
@@ -623,6 +723,13 @@ impl<L: Lldd> Job<'_, L> {
         } else {
             self.now()
         };
+        if phase == Phase::Main && self.recording {
+            let end = thread_cpu();
+            self.cpu = (
+                end.0.saturating_sub(cpu_start.0),
+                end.1.saturating_sub(cpu_start.1),
+            );
+        }
         Duration::from_nanos(stop.saturating_sub(self.measure_start))
     }
 }

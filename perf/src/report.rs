@@ -33,6 +33,15 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
+/// `part` as a percentage of `whole` (fio's `usr_cpu`, `sys_cpu`).
+fn pct(part: Duration, whole: Duration) -> f64 {
+    if whole.is_zero() {
+        0.0
+    } else {
+        100.0 * part.as_secs_f64() / whole.as_secs_f64()
+    }
+}
+
 fn per_sec(count: u64, runtime: Duration) -> f64 {
     let s = runtime.as_secs_f64();
     if s > 0.0 {
@@ -130,6 +139,8 @@ impl Report {
                     "device": info.device,
                     "read": dir_json(&j.read, j.runtime),
                     "write": dir_json(&j.write, j.runtime),
+                    "usr_cpu": pct(j.usr_cpu, j.runtime),
+                    "sys_cpu": pct(j.sys_cpu, j.runtime),
                     "errors": j.errors,
                     "verify_errors": j.verify_errors,
                     "verified_ios": j.verified,
@@ -171,6 +182,12 @@ impl Report {
                 j.verify_errors,
                 j.verified,
                 j.cpu.map(|c| format!(", cpu {c}")).unwrap_or_default()
+            );
+            let _ = writeln!(
+                out,
+                "  cpu          : usr={:.2}%, sys={:.2}%",
+                pct(j.usr_cpu, j.runtime),
+                pct(j.sys_cpu, j.runtime)
             );
             for e in &j.error_log {
                 let _ = writeln!(out, "    {e}");
@@ -431,6 +448,8 @@ mod tests {
             verify_errors: 0,
             verified: 0,
             runtime: Duration::from_secs(1),
+            usr_cpu: Duration::from_millis(990),
+            sys_cpu: Duration::from_millis(10),
             error_log: Vec::new(),
         };
         Report {
@@ -475,6 +494,8 @@ mod tests {
         assert_eq!(v["jobs"][0]["write"]["total_ios"], 0);
         assert_eq!(v["jobs"][0]["errors"], 0);
         assert_eq!(v["jobs"][0]["verify_errors"], 0);
+        assert_eq!(v["jobs"][0]["usr_cpu"], 99.0, "percent of runtime");
+        assert_eq!(v["jobs"][0]["sys_cpu"], 1.0);
         assert_eq!(v["jobs"][0]["jobname"], "job0");
         let d = &v["drills"][0];
         assert_eq!(d["kind"], "restart");

@@ -35,6 +35,17 @@ struct Args {
 }
 
 const LBA: u32 = 512;
+
+/// CPU time of this process (user + kernel); the benchmark is one thread.
+fn process_cpu() -> Duration {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let tv = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec().max(0) as u64)
+            + Duration::from_micros(t.tv_usec().max(0) as u64)
+    };
+    getrusage(UsageWho::RUSAGE_SELF)
+        .map_or(Duration::ZERO, |u| tv(u.user_time()) + tv(u.system_time()))
+}
 const CAPACITY: u64 = 1 << 40;
 
 fn main() -> ExitCode {
@@ -109,6 +120,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut completed = 0u64;
     let total = args.warmup + args.ios;
     let mut start = Instant::now();
+    let mut cpu_start = process_cpu();
     let mut measuring = args.warmup == 0;
     let mut mgmt_tick = 0u32;
     while completed < total {
@@ -123,6 +135,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         if !measuring && completed >= args.warmup {
             measuring = true;
             start = Instant::now();
+            cpu_start = process_cpu();
         }
         // Keep-alive and timers: management every 64 K polls, off the I/O path.
         mgmt_tick = mgmt_tick.wrapping_add(1);
@@ -131,6 +144,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let elapsed = start.elapsed();
+    let cpu = process_cpu().saturating_sub(cpu_start);
     let measured = completed - args.warmup;
     let ns_per_io = elapsed.as_nanos() as f64 / measured as f64;
     println!(
@@ -146,6 +160,15 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         1e3 / ns_per_io,
         ns_per_io,
         errors
+    );
+    // On a shared machine the thread loses its CPU now and then: the rate per
+    // CPU-second is what compares with fcperf's (its jobs' usr_cpu + sys_cpu).
+    println!(
+        "  {:.0} I/Os per CPU-second ({:.2} M), {:.1} CPU-ns per I/O, {:.1} % of the time on CPU",
+        measured as f64 / cpu.as_secs_f64(),
+        measured as f64 / cpu.as_secs_f64() / 1e6,
+        cpu.as_nanos() as f64 / measured as f64,
+        100.0 * cpu.as_secs_f64() / elapsed.as_secs_f64()
     );
     let st = qp.stats();
     println!(
