@@ -1371,6 +1371,65 @@ mod tests {
         assert_eq!(b.q.stats().aborts, 1);
     }
 
+    /// An owner thread polls as fast as it can (every poll finds an entry
+    /// and rings the CQ doorbell) while management retires the pool: once
+    /// `close` returned, not one more doorbell reaches the device.
+    #[test]
+    fn no_doorbell_reaches_the_device_after_the_pool_is_closed() {
+        for round in 0..10 {
+            let b = bench();
+            let (dev, home) = (b.dev.clone(), Arc::clone(&b.home));
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let owner = {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut b = b;
+                    let mut x = XriAbortedCqe::default();
+                    x.set_xri(0x9999);
+                    x.set_code(cqe_code::XRI_ABORTED.into());
+                    let mut raw = [0u8; 16];
+                    raw.copy_from_slice(x.as_bytes());
+                    while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                        if b.cq_at == IO_CQ_ENTRIES {
+                            b.cq_at = 0;
+                        }
+                        b.post_cqe(raw);
+                        b.poll();
+                    }
+                    b
+                })
+            };
+            // Doorbells written so far: delivered to the model or still in
+            // its rings (one snapshot under the model's lock).
+            let rung = || {
+                let m = dev.model_stats().unwrap();
+                m.doorbells_delivered + m.doorbells_queued as u64
+            };
+            while rung() < 50 {
+                std::thread::yield_now();
+            }
+            let retired = {
+                let w = Waiter {
+                    clock: ufc_transport::clock::Clock::monotonic(),
+                    device: dev.clone(),
+                    idle: Arc::new(std::thread::yield_now),
+                };
+                home.close(&w, Duration::from_secs(5))
+            };
+            assert_eq!(retired.stuck, 0);
+            let at_close = rung();
+            // The owner keeps polling a while against the closed gate.
+            for _ in 0..1000 {
+                std::thread::yield_now();
+            }
+            stop.store(true, std::sync::atomic::Ordering::Release);
+            let b = owner.join().unwrap();
+            assert_eq!(rung(), at_close, "round {round}: a doorbell after close");
+            drop(b);
+            retired.finish();
+        }
+    }
+
     #[test]
     fn drop_returns_the_pair_and_a_reset_fails_what_was_outstanding() {
         let mut b = bench();
