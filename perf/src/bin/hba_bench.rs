@@ -138,6 +138,26 @@ fn rss(pairs: u16, xris: u16) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// On-CPU and run-queue wait time (ns) of every thread of this process, by
+/// name (/proc/self/task/*/schedstat): how much of the machine the run got.
+fn thread_times() -> Vec<(String, u64, u64)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in dir.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+        let mut f = stat
+            .split_whitespace()
+            .map(|x| x.parse::<u64>().unwrap_or(0));
+        if let (Some(run), Some(wait)) = (f.next(), f.next()) {
+            out.push((comm.trim().to_owned(), run, wait));
+        }
+    }
+    out
+}
+
 fn pin(cpu: usize) -> Result<(), Box<dyn std::error::Error>> {
     let mut set = nix::sched::CpuSet::new();
     set.set(cpu)?;
@@ -221,6 +241,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut completed = 0u64;
     let total = args.warmup + args.ios;
     let mut start = Instant::now();
+    let mut times0 = thread_times();
     let mut measuring = args.warmup == 0;
     let mut mgmt_tick = 0u32;
     let mut mgmt_at = Instant::now();
@@ -252,6 +273,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         if !measuring && completed >= args.warmup {
             measuring = true;
             start = Instant::now();
+            times0 = thread_times();
             (polls, busy_polls) = (0, 0);
         }
         // Keep-alive and timers: one clock read per 64 polls, management every 10 ms.
@@ -262,6 +284,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let elapsed = start.elapsed();
+    let times1 = thread_times();
     let measured = completed - args.warmup;
     let ns_per_io = elapsed.as_nanos() as f64 / measured as f64;
     println!(
@@ -294,6 +317,21 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             hist.max() as f64 / 1e3,
             hist.mean() / 1e3
         );
+    }
+    // A shared machine takes CPU time away from either thread: say how much.
+    for (name, run1, wait1) in &times1 {
+        let (run0, wait0) = times0
+            .iter()
+            .find(|t| &t.0 == name)
+            .map_or((0, 0), |t| (t.1, t.2));
+        let (run, wait) = (run1 - run0.min(*run1), wait1 - wait0.min(*wait1));
+        if run > elapsed.as_nanos() as u64 / 100 {
+            println!(
+                "  thread {name}: on CPU {:.0} %, waiting for a CPU {:.0} % of the run",
+                100.0 * run as f64 / elapsed.as_nanos() as f64,
+                100.0 * wait as f64 / elapsed.as_nanos() as f64
+            );
+        }
     }
     let st = qp.stats();
     println!(
