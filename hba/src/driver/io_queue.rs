@@ -10,9 +10,16 @@
 //! The pairs are created at port bring-up ([`create_io_rings`]) and handed
 //! to [`super::HbaLldd`]; `create_queue` lends one out as an [`HbaQueue`]
 //! and its `Drop` gives it back (aborting what is still outstanding) without
-//! calling into the transport. A port reset retires the pairs: a queue
-//! still owned by a thread then refuses new exchanges and fails the ones it
-//! had.
+//! calling into the transport. A port reset, shutdown or restart retires
+//! the pairs (`io_pool`): every doorbell goes through the pair's gate
+//! (`doorbell_gate`), so none is written after retirement; a queue still
+//! owned by a thread then refuses new exchanges and fails the ones it had.
+//!
+//! `abort` reaps the CQ first, so no ABORT_WQE goes out for an exchange
+//! whose completion is already there (the completion is reported by the
+//! next `poll`), and sets IA (no ABTS) while the link is down. A condensed
+//! NVMe ERSP (CQE code 0x0D) is rebuilt into the ERSP IU the transport
+//! checks.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
