@@ -60,6 +60,10 @@ pub trait Backend {
     fn host_addr(&self) -> FcAddr;
     /// Subsystems the run may connect to.
     fn reachable(&self) -> Vec<Reachable>;
+    /// The CPU a device model thread is pinned to, if any.
+    fn model_cpu(&self) -> Option<usize> {
+        None
+    }
     /// Data buffers for the jobs: device-visible memory.
     fn pool(&self) -> &Arc<DmaPool>;
     /// One management pass (driver and transport); off the I/O path.

@@ -105,6 +105,8 @@ pub struct HbaWorld {
     /// Counters at a drill's start: (rport deletes, resets).
     drill_base: (u64, u64),
     rport_deleted_at: Option<Duration>,
+    /// CPU of the model thread.
+    model_cpu: Option<usize>,
     /// Dropped last: the model thread outlives the driver's shutdown.
     runner: Option<ModelRunner>,
 }
@@ -264,6 +266,7 @@ impl HbaWorld {
             subnqns: spec.subnqns.clone(),
             drill_base: (0, 0),
             rport_deleted_at: None,
+            model_cpu: runner.as_ref().and(spec.emu_cpu),
             runner,
         };
         w.discover()?;
@@ -407,6 +410,10 @@ impl Backend for HbaWorld {
 
     fn pool(&self) -> &Arc<DmaPool> {
         &self.pool
+    }
+
+    fn model_cpu(&self) -> Option<usize> {
+        self.model_cpu
     }
 
     fn poll(&mut self) -> Result<usize, PerfError> {

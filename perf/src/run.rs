@@ -558,11 +558,15 @@ fn run_on<B: Backend>(world: &mut B, cli: &Cli, p: &Plan) -> Result<Report, Perf
         println!("Initialization complete. Launching workers.");
         let _ = std::io::stdout().flush();
     }
-    // Management wakes up every MGMT_INTERVAL: never on a job's CPU when
-    // another is free (it would preempt the job; on a 2-CPU machine that cost
-    // fcloop runs 5-10 %).
+    // Management wakes up every MGMT_INTERVAL: on a CPU of its own when there
+    // is one (it would preempt a job or the model thread); otherwise where the
+    // scheduler puts it.
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if let Some(cpu) = (0..ncpu).rev().find(|c| !p.cpus.contains(c)) {
+    let model = world.model_cpu();
+    if let Some(cpu) = (0..ncpu)
+        .rev()
+        .find(|c| !p.cpus.contains(c) && model != Some(*c))
+    {
         if let Err(e) = job::pin(cpu) {
             log::warn!("management thread stays unpinned: {e}");
         }
