@@ -1,9 +1,10 @@
-//! ufc-perf: `fcperf`, the fio/spdk_nvme_perf-style load generator for ufc, and
-//! `transport_bench`, the single-thread transport benchmark.
+//! ufc-perf: `fcperf`, the fio/spdk_nvme_perf-style load generator for ufc,
+//! `hba_bench` (the SLI-4 driver on the emulated HBA) and `transport_bench`
+//! (the transport on fcloop).
 //!
-//! Today both run on fcloop (`--lldd fcloop`): the NVMe/FC transport drives an
-//! in-memory loop to the emulated target, with the target running inline on the
-//! job's own thread. The emulated SLI-4 HBA (`--device emu`) comes with issue #5.
+//! fcperf runs on a [`backend::Backend`]: the SLI-4 driver on the emulated
+//! Lancer G7 or a VFIO device ([`hba_world::HbaWorld`], `--device`), or the
+//! transport's loopback LLDD ([`world::World`], `--lldd fcloop`).
 
 pub mod backend;
 pub mod check;
