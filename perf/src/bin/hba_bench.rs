@@ -2,7 +2,7 @@
 //! through the whole stack on the emulated HBA (`Transport` → `IoQpair` →
 //! `HbaQueue` → WQ/CQ rings and doorbells → `emu::sli4` → `emu::target`, null
 //! namespace). One thread, pinned, owns the queue pair, the `Hba` and the
-//! management polls (every 10 ms, off the I/O path); the model runs on
+//! management polls (every 10 ms, `--mgmt-ms`, off the I/O path); the model runs on
 //! its own pinned thread (`--mode thread`, the default) or inside the driver's
 //! polls (`--mode inline`, for callgrind). Prints IOPS, ns per I/O and the
 //! completion latency percentiles.
@@ -66,6 +66,10 @@ struct Args {
     /// The model thread spins when idle instead of yielding its CPU.
     #[arg(long)]
     emu_spin: bool,
+    /// Management poll interval in ms (keep-alive, timers); a long one shows
+    /// what keep-alive starvation does.
+    #[arg(long, default_value_t = 10)]
+    mgmt_ms: u64,
     /// Do not record latencies (the loop without its two clock reads per poll).
     #[arg(long)]
     no_lat: bool,
@@ -78,7 +82,6 @@ struct Args {
 }
 
 const LBA: u32 = 4096;
-const MGMT_INTERVAL: Duration = Duration::from_millis(10);
 const CAPACITY: u64 = 1 << 40;
 
 fn main() -> ExitCode {
@@ -278,7 +281,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         // Keep-alive and timers: one clock read per 64 polls, management every 10 ms.
         mgmt_tick = mgmt_tick.wrapping_add(1);
-        if mgmt_tick % 64 == 0 && mgmt_at.elapsed() >= MGMT_INTERVAL {
+        if mgmt_tick % 64 == 0 && mgmt_at.elapsed() >= Duration::from_millis(args.mgmt_ms) {
             w.poll()?;
             mgmt_at = Instant::now();
         }
