@@ -67,7 +67,16 @@ const IU_LEN: usize = 128;
 /// RSP buffer bytes (one ERSP IU).
 const RSP_LEN: usize = ERSP_IU_LEN;
 /// Request tag of ABORT WQEs (outside the slot tags).
-const ABORT_REQUEST_TAG: u16 = 0xFFFF;
+/// Request tags of ABORT WQEs: this bit, the victim's abort generation
+/// (bits 14-8) and its slot (bits 7-0), so that an ABORT the port could not
+/// match ends its victim (slot tags are below [`MAX_IO_XRIS`] < 256).
+const ABORT_TAG: u16 = 0x8000;
+const _: () = assert!(MAX_IO_XRIS <= 256);
+
+/// The request tag of the ABORT of `slot` in abort generation `gen`.
+const fn abort_request_tag(slot: u16, gen: u8) -> u16 {
+    ABORT_TAG | ((gen & 0x7F) as u16) << 8 | (slot & 0xFF)
+}
 /// No slot for a transport tag.
 const NO_SLOT: u16 = u16::MAX;
 /// WQEs per doorbell at most (the doorbell's count field is 8 bits).
@@ -98,6 +107,10 @@ pub struct IoQueueStats {
     pub unknown_cqe: u64,
     /// ABORT WQEs sent.
     pub aborts: u64,
+    /// Exchanges the port no longer held when they were aborted ("no abort
+    /// match" while still outstanding: their completion was lost), ended
+    /// by the driver.
+    pub lost_completions: u64,
     /// DMA reads or writes that failed (rings, SGLs, buffers).
     pub dma_errors: u64,
 }
@@ -128,6 +141,9 @@ struct Slot {
     /// The NVMe command id of the exchange's SQE (a condensed ERSP does not
     /// carry it).
     cid: u16,
+    /// ABORTs sent for this slot (7 bits in the ABORT's request tag): an
+    /// ABORT's completion names the abort it answers.
+    abort_gen: u8,
 }
 
 /// The hardware side of one I/O queue pair: rings, exchanges, DMA memory.
@@ -191,6 +207,7 @@ impl IoMemory {
                 state: SlotState::Free,
                 xri_aborted_early: false,
                 cid: 0,
+                abort_gen: 0,
             });
         }
         arena.zero(&wq_mem)?;
@@ -393,13 +410,14 @@ impl IoRings {
 
     /// Sends an ABORT_WQE for slot `slot`'s XRI (§5.9); true if written.
     fn abort_slot(&mut self, slot: u16, local_only: bool) -> bool {
-        let Some(s) = self.slots.get(usize::from(slot)) else {
+        let Some(s) = self.slots.get_mut(usize::from(slot)) else {
             return false;
         };
+        s.abort_gen = s.abort_gen.wrapping_add(1) & 0x7F;
         let w = Abort {
             criteria: abort_criteria::XRI_TAG,
             tag: s.xri.into(),
-            request_tag: ABORT_REQUEST_TAG,
+            request_tag: abort_request_tag(slot, s.abort_gen),
             local_only,
             no_retry: true,
         }
@@ -418,9 +436,8 @@ impl IoRings {
     /// Handles one WCQE; the completion to report, if it is the transport's.
     fn on_wcqe(&mut self, w: &Wcqe, by_tag: &mut [u16]) -> Option<FcpDone> {
         let tag = w.request_tag() as u16;
-        if tag == ABORT_REQUEST_TAG {
-            // The victim completes on its own tag.
-            return None;
+        if tag & ABORT_TAG != 0 {
+            return self.on_abort_done(w, tag, by_tag);
         }
         let Some(s) = self.slots.get_mut(usize::from(tag)) else {
             count(&mut self.stats, &self.errors, IoInputError::BadTag);
@@ -483,6 +500,57 @@ impl IoRings {
             transferred,
             rsp_len,
             rsp,
+        })
+    }
+
+    /// The completion of an ABORT WQE. Normally the victim completes on its
+    /// own tag and this says nothing more. "No abort match" means the port
+    /// holds no exchange on the XRI: the WQ executes in order, so the
+    /// victim's completion is already in the CQ ahead of this one, or it was
+    /// lost. If the victim of this very abort is still outstanding, the
+    /// completion was lost: the exchange ends here (aborted) and its XRI is
+    /// free, instead of staying busy for good.
+    fn on_abort_done(&mut self, w: &Wcqe, tag: u16, by_tag: &mut [u16]) -> Option<FcpDone> {
+        let no_match = w.status() == u32::from(wcqe_status::LOCAL_REJECT)
+            && w.parameter() as u8 == local_reject::NO_ABORT_MATCH;
+        if !no_match {
+            return None;
+        }
+        let (slot, gen) = (tag & 0xFF, ((tag >> 8) & 0x7F) as u8);
+        let Some(s) = self.slots.get_mut(usize::from(slot)) else {
+            count(&mut self.stats, &self.errors, IoInputError::BadTag);
+            return None;
+        };
+        if s.abort_gen != gen {
+            // An older abort of the slot: its victim is long gone.
+            return None;
+        }
+        let done = match s.state {
+            SlotState::Busy {
+                tag: t,
+                aborted: true,
+                ..
+            } => Some(t),
+            SlotState::Orphan => None,
+            // Completed already (the completion crossed the abort), or
+            // reused by an exchange not aborted: nothing to end.
+            _ => return None,
+        };
+        s.state = SlotState::Free;
+        s.xri_aborted_early = false;
+        self.free.push(slot);
+        self.stats.lost_completions += 1;
+        let t = done?;
+        if let Some(b) = by_tag.get_mut(usize::from(t)) {
+            *b = NO_SLOT;
+        }
+        self.stats.completed += 1;
+        Some(FcpDone {
+            tag: t,
+            status: FcpStatus::Aborted,
+            transferred: 0,
+            rsp_len: 0,
+            rsp: [0; ERSP_IU_LEN],
         })
     }
 
@@ -1317,7 +1385,8 @@ mod tests {
         );
         w.set_xb(true);
         b.wcqe(w);
-        b.wcqe(Wcqe::new(ABORT_REQUEST_TAG, 0, 0, 0, true));
+        let abort_tag = a.request_tag() as u16;
+        b.wcqe(Wcqe::new(abort_tag, 0, 0, 0, true));
         let done = b.poll();
         assert_eq!(done.len(), 1);
         assert_eq!((done[0].tag, done[0].status), (9, FcpStatus::Aborted));
@@ -1362,6 +1431,55 @@ mod tests {
             done.iter().map(|d| (d.tag, d.status)).collect::<Vec<_>>(),
             vec![(9, FcpStatus::Good)]
         );
+    }
+
+    /// The port lost an exchange's completion: the ABORT finds nothing
+    /// ("no abort match"), and the driver ends the exchange itself, once,
+    /// with its XRI free again.
+    #[test]
+    fn an_abort_that_finds_no_exchange_ends_its_victim() {
+        let no_match = |tag: u16| {
+            Wcqe::new(
+                tag,
+                wcqe_status::LOCAL_REJECT,
+                0,
+                local_reject::NO_ABORT_MATCH.into(),
+                true,
+            )
+        };
+        let mut b = bench();
+        let iu = [0u8; CMD_IU_LEN];
+        b.q.submit(&req(3, IoDir::None, &iu, &[])).unwrap();
+        b.q.submit(&req(4, IoDir::None, &iu, &[])).unwrap();
+        b.q.flush();
+        let (s3, s4) = (b.wqe(0).request_tag() as u16, b.wqe(1).request_tag() as u16);
+        let free = b.q.free_xris();
+        // Tag 3's completion is lost; tag 4's crosses its abort.
+        b.q.abort(3);
+        b.q.abort(4);
+        let (a3, a4) = (b.wqe(2).request_tag() as u16, b.wqe(3).request_tag() as u16);
+        assert_ne!(a3 & 0x8000, 0);
+        b.wcqe(no_match(a3));
+        b.wcqe(Wcqe::new(s4, 0, 0, 0, true));
+        b.wcqe(no_match(a4));
+        let mut done = b.poll();
+        done.sort_by_key(|d| d.tag);
+        assert_eq!(
+            done.iter().map(|d| (d.tag, d.status)).collect::<Vec<_>>(),
+            vec![(3, FcpStatus::Aborted), (4, FcpStatus::Good)]
+        );
+        assert_eq!((b.slot(s3), b.slot(s4)), (SlotState::Free, SlotState::Free));
+        assert_eq!(b.q.free_xris(), free + 2);
+        assert_eq!(b.q.stats().lost_completions, 1);
+        // A late "no match" of an older abort does not touch the slot's
+        // next exchange, even once that one is aborted too.
+        b.q.submit(&req(5, IoDir::None, &iu, &[])).unwrap();
+        b.q.flush();
+        assert_eq!(b.wqe(4).request_tag() as u16, s4, "the slot is reused");
+        b.q.abort(5);
+        b.wcqe(no_match(a4));
+        assert!(b.poll().is_empty());
+        assert!(matches!(b.slot(s4), SlotState::Busy { tag: 5, .. }));
     }
 
     #[test]
