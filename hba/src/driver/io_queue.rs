@@ -66,7 +66,6 @@ const SGL_LEN: usize = (2 + MAX_DATA_SGES) * SGE_LEN;
 const IU_LEN: usize = 128;
 /// RSP buffer bytes (one ERSP IU).
 const RSP_LEN: usize = ERSP_IU_LEN;
-/// Request tag of ABORT WQEs (outside the slot tags).
 /// Request tags of ABORT WQEs: this bit, the victim's abort generation
 /// (bits 14-8) and its slot (bits 7-0), so that an ABORT the port could not
 /// match ends its victim (slot tags are below [`MAX_IO_XRIS`] < 256).
@@ -144,6 +143,9 @@ struct Slot {
     /// ABORTs sent for this slot (7 bits in the ABORT's request tag): an
     /// ABORT's completion names the abort it answers.
     abort_gen: u8,
+    /// ABORTs of this slot rung and not yet completed: an abort-tagged WCQE
+    /// for a slot without one is device input to refuse.
+    aborts_pending: u8,
 }
 
 /// The hardware side of one I/O queue pair: rings, exchanges, DMA memory.
@@ -208,6 +210,7 @@ impl IoMemory {
                 xri_aborted_early: false,
                 cid: 0,
                 abort_gen: 0,
+                aborts_pending: 0,
             });
         }
         arena.zero(&wq_mem)?;
@@ -429,6 +432,7 @@ impl IoRings {
         if !self.gate.ring(|| wq.ring(index, 1)) {
             return false;
         }
+        s.aborts_pending = s.aborts_pending.saturating_add(1);
         self.stats.aborts += 1;
         true
     }
@@ -511,16 +515,22 @@ impl IoRings {
     /// completion was lost: the exchange ends here (aborted) and its XRI is
     /// free, instead of staying busy for good.
     fn on_abort_done(&mut self, w: &Wcqe, tag: u16, by_tag: &mut [u16]) -> Option<FcpDone> {
+        let (slot, gen) = (tag & 0xFF, ((tag >> 8) & 0x7F) as u8);
+        let Some(s) = self
+            .slots
+            .get_mut(usize::from(slot))
+            .filter(|s| s.aborts_pending > 0)
+        else {
+            // No ABORT of ours is outstanding on that slot.
+            count(&mut self.stats, &self.errors, IoInputError::BadTag);
+            return None;
+        };
+        s.aborts_pending -= 1;
         let no_match = w.status() == u32::from(wcqe_status::LOCAL_REJECT)
             && w.parameter() as u8 == local_reject::NO_ABORT_MATCH;
         if !no_match {
             return None;
         }
-        let (slot, gen) = (tag & 0xFF, ((tag >> 8) & 0x7F) as u8);
-        let Some(s) = self.slots.get_mut(usize::from(slot)) else {
-            count(&mut self.stats, &self.errors, IoInputError::BadTag);
-            return None;
-        };
         if s.abort_gen != gen {
             // An older abort of the slot: its victim is long gone.
             return None;
