@@ -76,12 +76,14 @@ impl DmaArena {
     }
 
     /// Copies `buf.len()` bytes at `off` of `r` out of the region.
+    #[inline]
     pub fn read(&self, r: &Region, off: usize, buf: &mut [u8]) -> Result<(), HbaError> {
         self.check(r, off, buf.len())?;
         Ok(self.mem.read_at(r.offset + off, buf)?)
     }
 
     /// Copies `data` into `r` at `off`.
+    #[inline]
     pub fn write(&self, r: &Region, off: usize, data: &[u8]) -> Result<(), HbaError> {
         self.check(r, off, data.len())?;
         Ok(self.mem.write_at(r.offset + off, data)?)
@@ -99,17 +101,27 @@ impl DmaArena {
         Ok(())
     }
 
+    /// The region check of every access: inlined, so that an access the
+    /// caller proves in range costs a compare; the message is built out of
+    /// line.
+    #[inline]
     fn check(&self, r: &Region, off: usize, len: usize) -> Result<(), HbaError> {
         if off.checked_add(len).is_some_and(|e| e <= r.len) {
             Ok(())
         } else {
-            Err(HbaError::BadResponse {
-                device: self.device.name().to_owned(),
-                what: format!(
-                    "driver bug: access of {len} bytes at {off} outside a {}-byte DMA region",
-                    r.len
-                ),
-            })
+            Err(self.outside(r, off, len))
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn outside(&self, r: &Region, off: usize, len: usize) -> HbaError {
+        HbaError::BadResponse {
+            device: self.device.name().to_owned(),
+            what: format!(
+                "driver bug: access of {len} bytes at {off} outside a {}-byte DMA region",
+                r.len
+            ),
         }
     }
 }

@@ -62,6 +62,9 @@ const _: () = assert!(IO_CQ_ENTRIES >= 4 * MAX_IO_XRIS as usize);
 pub(crate) const MAX_DATA_SGES: usize = 64;
 /// One XRI's SGL: CMD IU, RSP buffer, data.
 const SGL_LEN: usize = (2 + MAX_DATA_SGES) * SGE_LEN;
+/// SGEs staged per DMA write: a 4 KiB or 8 KiB I/O (CMD IU, RSP and one or
+/// two pages) takes one write.
+const SGE_CHUNK: usize = 8;
 /// CMD IU buffer bytes.
 const IU_LEN: usize = 128;
 /// RSP buffer bytes (one ERSP IU).
@@ -377,32 +380,35 @@ impl IoRings {
     }
 
     /// Writes the CMD IU and the SGL of slot `slot`.
+    ///
+    /// Only the SGEs in use are written, the last one with LAST set (the
+    /// port reads no further), a chunk at a time: zeroing the whole 66-entry
+    /// SGL for the usual three entries would cost more than the I/O's own
+    /// descriptors.
     fn stage(&mut self, slot: u16, req: &FcpReq<'_>) -> Result<(), HbaError> {
         let Some(s) = self.slots.get(usize::from(slot)) else {
             return Ok(());
         };
         self.arena.write(&s.iu, 0, req.cmd_iu)?;
-        let mut sgl = [0u8; SGL_LEN];
         let n = req.sgl.len();
-        let sges = [
-            Sge::data(s.iu.iova, req.cmd_iu.len() as u32, 0, false),
-            Sge::data(s.rsp.iova, RSP_LEN as u32, 0, n == 0),
-        ];
+        let mut chunk = [Sge::default(); SGE_CHUNK];
+        chunk[0] = Sge::data(s.iu.iova, req.cmd_iu.len() as u32, 0, false);
+        chunk[1] = Sge::data(s.rsp.iova, RSP_LEN as u32, 0, n == 0);
+        let (mut used, mut at) = (2, 0);
+        // The SGE offset is the segment's place in the data.
         let mut offset = 0u32;
-        let data = req.sgl.iter().enumerate().map(|(i, d)| {
-            // The SGE offset is the segment's place in the data.
-            let e = Sge::data(d.iova, d.len, offset, i + 1 == n);
-            offset = offset.wrapping_add(d.len);
-            e
-        });
-        for (i, e) in sges.into_iter().chain(data).enumerate() {
-            let at = i * SGE_LEN;
-            if let Some(dst) = sgl.get_mut(at..at + SGE_LEN) {
-                dst.copy_from_slice(e.as_bytes());
+        for (i, d) in req.sgl.iter().enumerate() {
+            if used == SGE_CHUNK {
+                self.arena.write(&s.sgl, at, chunk.as_bytes())?;
+                (used, at) = (0, at + SGE_CHUNK * SGE_LEN);
             }
+            chunk[used] = Sge::data(d.iova, d.len, offset, i + 1 == n);
+            offset = offset.wrapping_add(d.len);
+            used += 1;
         }
-        let used = (2 + n).min(2 + MAX_DATA_SGES) * SGE_LEN;
-        self.arena.write(&s.sgl, 0, &sgl[..used])
+        // More SGEs than the SGL holds fail the region check (submit already
+        // refuses them).
+        self.arena.write(&s.sgl, at, chunk[..used].as_bytes())
     }
 
     /// Slot of an XRI of this pair.
@@ -1214,6 +1220,58 @@ mod tests {
         let mut bad = req(5, IoDir::Read, &iu, &sgl);
         bad.payload_len = 1;
         assert_eq!(b.q.submit(&bad), Err(SubmitError::Failed));
+    }
+
+    /// SGLs longer than one staging chunk: every data SGE in place with its
+    /// payload offset, LAST on the final one only, and nothing written
+    /// past it (the port stops at LAST; the rest of the SGL is not zeroed).
+    #[test]
+    fn stage_writes_the_used_sges_across_chunks_and_nothing_past_the_last() {
+        let mut b = bench();
+        let iu = [0u8; CMD_IU_LEN];
+        {
+            let r = b.q.rings.as_ref().unwrap();
+            for s in &r.slots {
+                r.arena.write(&s.sgl, 0, &[0xFF; SGL_LEN]).unwrap();
+            }
+        }
+        for (tag, n) in [(0u16, 1usize), (1, 6), (2, 7), (3, 14), (4, MAX_DATA_SGES)] {
+            let sgl: Vec<HostSge> = (0..n)
+                .map(|i| HostSge {
+                    iova: 0x100_0000 + (i as u64) * 0x1_0000,
+                    len: 512 + i as u32,
+                })
+                .collect();
+            b.q.submit(&req(tag, IoDir::Read, &iu, &sgl)).unwrap();
+            let slot = b.wqe(usize::from(tag)).request_tag() as usize;
+            let r = b.q.rings.as_ref().unwrap();
+            let s = &r.slots[slot];
+            let mut raw = [0u8; SGL_LEN];
+            r.arena.read(&s.sgl, 0, &mut raw).unwrap();
+            let sge =
+                |i: usize| Sge::read_from_bytes(&raw[i * SGE_LEN..(i + 1) * SGE_LEN]).unwrap();
+            assert_eq!((sge(0).addr(), sge(0).last()), (s.iu.iova, false));
+            assert_eq!((sge(1).addr(), sge(1).last()), (s.rsp.iova, false));
+            let mut offset = 0;
+            for (i, d) in sgl.iter().enumerate() {
+                let e = sge(2 + i);
+                assert_eq!(
+                    (e.addr(), e.len(), e.data_offset(), e.last()),
+                    (d.iova, d.len, offset, i + 1 == n),
+                    "{n} SGEs: data SGE {i}"
+                );
+                offset += d.len;
+            }
+            assert!(
+                raw[(2 + n) * SGE_LEN..].iter().all(|&x| x == 0xFF),
+                "{n} SGEs: nothing written past the last"
+            );
+        }
+        let too_many = vec![HostSge { iova: 0, len: 1 }; MAX_DATA_SGES + 1];
+        assert_eq!(
+            b.q.submit(&req(5, IoDir::Read, &iu, &too_many)),
+            Err(SubmitError::Failed)
+        );
     }
 
     #[test]

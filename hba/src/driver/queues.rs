@@ -244,6 +244,8 @@ pub(crate) struct WorkQueue {
     entries: u32,
     producer: u64,
     consumer: u64,
+    /// `producer % entries`, kept as the producer moves (no division per WQE).
+    tail: u32,
     db: Doorbell,
     if_type: IfType,
 }
@@ -257,6 +259,7 @@ impl WorkQueue {
             region,
             producer: 0,
             consumer: 0,
+            tail: 0,
             db,
             if_type,
         }
@@ -295,10 +298,15 @@ impl WorkQueue {
                 what: "work queue entries",
             });
         }
-        let index = (self.producer % u64::from(self.entries)) as u32;
+        let index = self.tail;
         wqe.set_wqec(wqec(index));
         arena.write(&self.region, index as usize * WQE_LEN, wqe.as_bytes())?;
         self.producer += 1;
+        self.tail = if index + 1 == self.entries {
+            0
+        } else {
+            index + 1
+        };
         Ok(index)
     }
 
@@ -575,6 +583,12 @@ pub(crate) mod tests {
         let w = writes.lock().unwrap().clone();
         let d = WqDoorbell::decode(w[3]);
         assert_eq!((d.id, d.index, d.posted), (3, 3, 1));
+        // The producer index wraps to slot 0.
+        assert!(wq.released(3));
+        wq.post(&arena, Wqe::default()).unwrap();
+        dev.poll_model();
+        let d = WqDoorbell::decode(writes.lock().unwrap()[4]);
+        assert_eq!((d.index, d.posted), (0, 1));
     }
 
     proptest::proptest! {
