@@ -2,7 +2,8 @@
 //! link down/up, firmware error with and without RN (RDY back after a
 //! delay), a mailbox command that never completes, slow mailbox; and on the
 //! I/O path (issue 5): FCP commands the target never answers, target-initiated
-//! ABTS (`target_abts`) and hostile completions (`hostile`).
+//! ABTS (`target_abts`) and hostile completions (`hostile`); and the FCP
+//! completion latency (`fcp_latency`), a knob rather than a fault.
 //!
 //! [`Sli4Faults`] is a handle a test keeps after the model moved into its
 //! `Device`. Link faults act on the fabric at once; the others are queued and
@@ -66,6 +67,7 @@ pub(crate) enum FaultCmd {
     DropNextFcp(u32),
     TargetAbtsNextFcp(u32),
     Hostile(Option<HostileConfig>),
+    FcpLatency(Option<Duration>),
 }
 
 /// The I/O faults the model is armed with.
@@ -77,6 +79,9 @@ pub(crate) struct FcpFaults {
     pub(crate) abts_next: u32,
     /// Hostile mode, while on.
     pub(crate) hostile: Option<Hostile>,
+    /// The target's service time: FCP completions wait this long
+    /// ([`Sli4Faults::set_fcp_latency`]).
+    pub(crate) latency: Option<Duration>,
 }
 
 /// State shared by the model and its [`Sli4Faults`] handles.
@@ -190,6 +195,18 @@ impl Sli4Faults {
         self.shared.push(FaultCmd::Hostile(None));
     }
 
+    /// FCP completion latency from now on: FC-NVMe exchanges the target
+    /// completes move their data when the WQE runs, but their WCQE (and ERSP)
+    /// are posted only once `latency` has passed since the WQE ran on the
+    /// model's clock, in submission order; until then the exchange is in
+    /// flight, and an ABORT_WQE, a link down or a port reset ends it as any
+    /// exchange in flight. `None` (or zero): completions are posted at once
+    /// again; exchanges already waiting keep their due time. Applies to
+    /// WQEs run after the model's next entry point.
+    pub fn set_fcp_latency(&self, latency: Option<Duration>) {
+        self.shared.push(FaultCmd::FcpLatency(latency));
+    }
+
     /// The model's counters.
     pub fn stats(&self) -> Sli4Stats {
         self.shared.counters.snapshot()
@@ -223,6 +240,7 @@ impl Sli4Model {
                     f.abts_next = f.abts_next.saturating_add(n);
                 }
                 FaultCmd::Hostile(cfg) => self.fcp_faults.hostile = cfg.map(Hostile::new),
+                FaultCmd::FcpLatency(d) => self.fcp_faults.latency = d,
             }
         }
         any

@@ -22,6 +22,7 @@ use ufc_hba::sli4::sge::Sge;
 use ufc_hba::sli4::wqe::{context_type, Wqe};
 use ufc_transport::lldd::{Sge as HostSge, CMD_IU_LEN, ERSP_IU_LEN};
 
+use super::fcp_latency::DelayedFcp;
 use super::wq::{reject, Exchange, Kind, Outcome};
 use super::{bump, Sli4Model};
 use crate::target::connection::Connection;
@@ -147,6 +148,7 @@ impl Sli4Model {
             deadline,
             held: None,
             target_abts: None,
+            delayed: None,
         };
         if self.func.link.up.is_none() {
             return reject(local_reject::LINK_DOWN);
@@ -159,7 +161,7 @@ impl Sli4Model {
             if !self.fabric.nvme_logged_in(me, d_id) {
                 // The target discards frames without a login: nothing comes back.
                 bump(&self.counters().frames_dropped);
-                self.func.xchg.open.insert(xri, x);
+                self.func.xchg.insert(xri, x);
                 return Outcome::Open;
             }
             match self
@@ -182,7 +184,7 @@ impl Sli4Model {
             // Lost on the way: the target never sees the command.
             self.fcp_faults.drop_next -= 1;
             bump(&self.counters().fcp_dropped);
-            self.func.xchg.open.insert(xri, x);
+            self.func.xchg.insert(xri, x);
             return Outcome::Open;
         }
         if self.fcp_faults.abts_next > 0 {
@@ -196,7 +198,23 @@ impl Sli4Model {
             FcpOutcome::Complete {
                 transferred,
                 rsp: r,
-            } => Outcome::Done(self.fcp_completion(0, transferred, r, rsp)),
+            } => match self.fcp_faults.latency {
+                Some(l) if !l.is_zero() => {
+                    let qid = conn.qid();
+                    let done = DelayedFcp {
+                        due: self.clock.now() + l,
+                        seq: xchg,
+                        transferred,
+                        rsp: r,
+                        rsp_buf: rsp,
+                        req_len: w.dw4.get(),
+                        qid,
+                    };
+                    self.delay_fcp(xri, x, done);
+                    Outcome::Open
+                }
+                _ => Outcome::Done(self.fcp_completion(0, transferred, r, rsp)),
+            },
             FcpOutcome::Abort => remote_stop(),
             FcpOutcome::Held => {
                 x.held = Some(HeldFcp {
@@ -204,14 +222,20 @@ impl Sli4Model {
                     xchg,
                     rsp,
                 });
-                self.func.xchg.open.insert(xri, x);
+                self.func.xchg.insert(xri, x);
                 Outcome::Open
             }
         }
     }
 
     /// The WCQE of a completed FC-NVMe exchange; an ERSP goes to `rsp`.
-    fn fcp_completion(&self, tag: u16, transferred: u32, r: Rsp, rsp: (u64, u32)) -> Wcqe {
+    pub(crate) fn fcp_completion(
+        &self,
+        tag: u16,
+        transferred: u32,
+        r: Rsp,
+        rsp: (u64, u32),
+    ) -> Wcqe {
         match r {
             Rsp::Zero => Wcqe::new(tag, wcqe_status::SUCCESS, transferred, 0, true),
             Rsp::Ersp(bytes) => {
@@ -246,29 +270,39 @@ impl Sli4Model {
         }
     }
 
-    /// Completes held commands the target released; true if any.
+    /// Completes held commands the target released; true if any. Looks at
+    /// the held exchanges only (`Exchanges::held`), not at every exchange in
+    /// flight.
     pub(crate) fn fcp_deferred(&mut self) -> bool {
-        let ready: Vec<(u16, FcpOutcome)> = self
-            .func
-            .xchg
-            .open
-            .iter()
-            .filter_map(|(xri, x)| {
-                let h = x.held.as_ref()?;
-                if !h.conn.has_deferred() {
-                    return None;
+        let mut any = false;
+        let mut i = 0;
+        while let Some(&(xri, seq)) = self.func.xchg.held.get(i) {
+            let released = match self.func.xchg.open.get(&xri).and_then(|x| x.held.as_ref()) {
+                Some(h) if h.xchg == seq => {
+                    if h.conn.has_deferred() {
+                        h.conn.take_deferred(h.xchg)
+                    } else {
+                        None
+                    }
                 }
-                h.conn.take_deferred(h.xchg).map(|o| (*xri, o))
-            })
-            .collect();
-        let any = !ready.is_empty();
-        for (xri, o) in ready {
+                // Ended otherwise (abort, timer, target ABTS, WQ destroyed).
+                _ => {
+                    self.func.xchg.held.swap_remove(i);
+                    continue;
+                }
+            };
+            let Some(o) = released else {
+                i += 1;
+                continue;
+            };
+            self.func.xchg.held.swap_remove(i);
             let Some(x) = self.func.xchg.open.remove(&xri) else {
                 continue;
             };
             let Some(h) = x.held else {
                 continue;
             };
+            any = true;
             let w = match o {
                 FcpOutcome::Complete { transferred, rsp } => {
                     self.fcp_completion(x.request_tag, transferred, rsp, h.rsp)

@@ -31,7 +31,8 @@
 //! [`ufc_vfio::ModelRunner`] does; time comes from `clock` only, so a test
 //! with a manual clock is deterministic. [`Sli4Faults`] (from
 //! [`Sli4Model::faults`]) injects link, firmware, mailbox and I/O faults
-//! (dropped commands, target ABTS, hostile completions) after the model has
+//! (dropped commands, target ABTS, hostile completions) and sets the FCP
+//! completion latency ([`Sli4Config::fcp_latency`]) after the model has
 //! moved into the device.
 //!
 //! # What it models
@@ -49,6 +50,7 @@
 //! | `link` | the FC link: INIT_LINK/DOWN_LINK, link attention, READ_TOPOLOGY |
 //! | `wq` | WQE execution and the exchanges in flight |
 //! | `fcp` | FC-NVMe I/O WQEs against the target model |
+//! | `fcp_latency` | the FCP completion latency: a target with a service time |
 //! | `rq` | unsolicited frames into the header/data RQ pair |
 //! | `target_abts` | a target's ABTS on an FCP exchange and the driver's XMIT_BLS_RSP |
 //! | [`faults`] | fault injection |
@@ -68,6 +70,7 @@ pub mod resources;
 mod bmbx;
 mod doorbells;
 mod fcp;
+mod fcp_latency;
 mod hostile;
 mod link;
 mod mailbox;
@@ -192,6 +195,12 @@ pub struct Sli4Config {
     pub rq_buffer: (u32, u32),
     /// Largest SGE (GET_SLI4_PARAMETERS dword 13).
     pub max_sge_len: u32,
+    /// FCP completion latency: the target's service time. An FC-NVMe
+    /// exchange moves its data when the WQE runs, but its WCQE (and ERSP)
+    /// are posted only once this long has passed on the model's clock, in
+    /// submission order (`None` or zero: at once). Changed at run time with
+    /// [`Sli4Faults::set_fcp_latency`].
+    pub fcp_latency: Option<Duration>,
 }
 
 impl Sli4Config {
@@ -218,6 +227,7 @@ impl Sli4Config {
             pbde: false,
             rq_buffer: (64, 2048),
             max_sge_len: 1 << 20,
+            fcp_latency: None,
         }
     }
 }
@@ -352,7 +362,7 @@ impl Function {
             res: resources::Resources::new(res),
             link: link::Link::default(),
             host: None,
-            xchg: wq::Exchanges::default(),
+            xchg: wq::Exchanges::with_capacity(res.xri.count.into()),
             rx: rq::RxBacklog::default(),
             mbox: mailbox::MailboxState::default(),
             features: 0,
@@ -421,6 +431,10 @@ impl Sli4Model {
             }
         }
         let if_type = cfg.generation.if_type();
+        let fcp_faults = faults::FcpFaults {
+            latency: cfg.fcp_latency,
+            ..faults::FcpFaults::default()
+        };
         let bars = match if_type {
             IfType::If2 => [BAR_LEN, 0, 0],
             IfType::If6 => [BAR_LEN, BAR_LEN, 0],
@@ -461,7 +475,7 @@ impl Sli4Model {
             mbox_delay: None,
             mbox_hang_next: false,
             fcp_scratch: fcp::FcpScratch::default(),
-            fcp_faults: faults::FcpFaults::default(),
+            fcp_faults,
         })
     }
 
@@ -529,6 +543,9 @@ impl Sli4Model {
         worked |= self.regs.tick(now);
         if self.regs.is_ready() {
             worked |= self.mailbox_timers(now);
+            // Due completions before timers: an exchange whose service time
+            // ended completes rather than times out.
+            worked |= self.fcp_due(now);
             worked |= self.exchange_timers(now);
         }
         worked

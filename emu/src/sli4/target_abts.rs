@@ -64,7 +64,7 @@ impl Sli4Model {
         h.parameter.set(0);
         let target = x.d_id;
         x.target_abts = Some(TargetAbts { rx_id, expires });
-        self.func.xchg.open.insert(xri, x);
+        self.func.xchg.insert(xri, x);
         bump(&self.counters().abts_sent);
         log::debug!(
             "sli4 model: target {target:#08x} sends ABTS for OX_ID {xri:#x} RX_ID {rx_id:#x}"

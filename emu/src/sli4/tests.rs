@@ -460,7 +460,15 @@ fn flogi_via_els_request64_if_type_6() {
 
 /// Link up, FLOGI, REG_VFI: a logged-in port.
 pub(super) fn logged_in(g: Generation) -> (Harness, Setup) {
-    let mut h = Harness::new(g);
+    logged_in_with(g, |_| {})
+}
+
+/// [`logged_in`] with the model's configuration changed by `tweak`.
+pub(super) fn logged_in_with(
+    g: Generation,
+    tweak: impl FnOnce(&mut super::Sli4Config),
+) -> (Harness, Setup) {
+    let mut h = Harness::with(g, tweak);
     let mut s = h.bring_up();
     h.link_up(&mut s);
     let w = flogi(&h, &mut s);

@@ -64,7 +64,12 @@ const IO_SLOT: u16 = 7;
 
 /// The FCP WQE of a staged exchange on slot [`IO_SLOT`].
 fn fcp(h: &Harness, s: &Setup, kind: FcpKind, tag: u16, total: u32) -> Wqe {
-    let (xri, iu_at, _) = h.xri_bufs(s, IO_SLOT);
+    fcp_on(h, s, IO_SLOT, kind, tag, total)
+}
+
+/// The FCP WQE of a staged exchange on XRI slot `slot`.
+fn fcp_on(h: &Harness, s: &Setup, slot: u16, kind: FcpKind, tag: u16, total: u32) -> Wqe {
+    let (xri, iu_at, _) = h.xri_bufs(s, slot);
     FcpIo {
         kind,
         xri,
@@ -117,10 +122,22 @@ fn enable(h: &Harness, s: &mut Setup, conn: u64) {
 /// Stages Identify Controller (4096 bytes) with command id `cid`; the WQE
 /// and the data buffer.
 fn stage_identify(h: &Harness, s: &Setup, conn: u64, cid: u32, tag: u16) -> (Wqe, u64) {
+    stage_identify_on(h, s, IO_SLOT, conn, cid, tag)
+}
+
+/// [`stage_identify`] on XRI slot `slot`.
+fn stage_identify_on(
+    h: &Harness,
+    s: &Setup,
+    slot: u16,
+    conn: u64,
+    cid: u32,
+    tag: u16,
+) -> (Wqe, u64) {
     let iu = CmdIu::new_admin(conn, cid, 4096, IoDir::Read, &Sqe::identify(1, 0));
-    let (_, _, _, data) = stage_fcp(h, s, IO_SLOT, iu.as_bytes(), 4096);
+    let (_, _, _, data) = stage_fcp(h, s, slot, iu.as_bytes(), 4096);
     h.write(data, &[0u8; 4096]);
-    (fcp(h, s, FcpKind::Read, tag, 4096), data)
+    (fcp_on(h, s, slot, FcpKind::Read, tag, 4096), data)
 }
 
 /// A logged-in G7 port with an association; its admin connection id.
@@ -539,4 +556,178 @@ fn fcp_io_and_faults_with_the_model_on_its_own_thread() {
     let st = h.faults.stats();
     assert_eq!((st.fcp_dropped, st.abts_sent, st.bls_responses), (1, 1, 1));
     assert_eq!((st.dma_errors, st.cq_overflows), (0, 0));
+}
+
+/// Completion latency of the tests below.
+const LATENCY: Duration = Duration::from_micros(200);
+
+fn placed_ok(c: &Wcqe, tag: u16) {
+    assert_eq!(c.request_tag(), u32::from(tag));
+    assert!(
+        c.status() == u32::from(wcqe_status::SUCCESS)
+            || c.status() == u32::from(wcqe_status::FCP_RSP_FAILURE),
+        "a completed exchange (zero RSP or ERSP): {c:?}"
+    );
+}
+
+#[test]
+fn fcp_latency_posts_the_completion_at_the_due_time_not_before() {
+    let (h, mut s, conn) = ready();
+    enable(&h, &mut s, conn);
+    h.faults.set_fcp_latency(Some(LATENCY));
+    let (w, data) = stage_identify(&h, &s, conn, 3, 75);
+    h.post_wqe(&mut s, &w);
+    assert!(drain(&h, &mut s.cq).is_empty(), "in flight until due");
+    assert!(
+        h.read(data, 4096).iter().any(|b| *b != 0),
+        "the data moved when the WQE ran"
+    );
+    h.advance(LATENCY - Duration::from_nanos(1));
+    assert!(drain(&h, &mut s.cq).is_empty(), "1 ns early");
+    h.advance(Duration::from_nanos(1));
+    let got = drain(&h, &mut s.cq);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let c = as_wcqe(&got[0]);
+    placed_ok(&c, 75);
+    assert_eq!(c.total_data_placed(), 4096);
+
+    // Later than due is fine too; and the XRI is free again afterwards.
+    let (w, _) = stage_identify(&h, &s, conn, 4, 76);
+    h.post_wqe(&mut s, &w);
+    h.advance(3 * LATENCY);
+    let got = drain(&h, &mut s.cq);
+    assert_eq!(got.len(), 1, "{got:?}");
+    placed_ok(&as_wcqe(&got[0]), 76);
+
+    // Off again: at once.
+    h.faults.set_fcp_latency(None);
+    let (w, _) = stage_identify(&h, &s, conn, 5, 77);
+    h.post_wqe(&mut s, &w);
+    let got = drain(&h, &mut s.cq);
+    assert_eq!(got.len(), 1, "{got:?}");
+    placed_ok(&as_wcqe(&got[0]), 77);
+    let st = h.faults.stats();
+    assert_eq!(st.wqe_errors, 0);
+}
+
+#[test]
+fn fcp_latency_from_the_configuration_delays_the_connect_and_its_ersp() {
+    let (h, mut s) =
+        super::tests::logged_in_with(Generation::G7, |c| c.fcp_latency = Some(LATENCY));
+    target_login(&h, &mut s);
+    let conn = associate(&h, &mut s, wcqe);
+    let w = stage_connect(&h, &s, conn, 72);
+    h.post_wqe(&mut s, &w);
+    let (_, iu_at, _) = h.xri_bufs(&s, IO_SLOT);
+    h.write(iu_at + 2048, &[0u8; 32]);
+    h.advance(LATENCY / 2);
+    assert!(drain(&h, &mut s.cq).is_empty());
+    assert_eq!(
+        h.read(iu_at + 2048, 32),
+        vec![0u8; 32],
+        "no ERSP before due"
+    );
+    h.advance(LATENCY / 2);
+    let got = drain(&h, &mut s.cq);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let c = as_wcqe(&got[0]);
+    assert_eq!((c.request_tag(), c.status(), c.parameter()), (72, 1, 32));
+    let e = ErspIu::parse(&h.read(iu_at + 2048, 32)).unwrap();
+    assert_eq!(e.cqe.nvme_status(), NvmeStatus::SUCCESS);
+}
+
+#[test]
+fn fcp_latency_completions_are_fifo_even_when_the_latency_drops() {
+    let (h, mut s, conn) = ready();
+    enable(&h, &mut s, conn);
+    h.faults.set_fcp_latency(Some(5 * LATENCY));
+    let (a, _) = stage_identify_on(&h, &s, 8, conn, 10, 80);
+    h.post_wqe(&mut s, &a);
+    h.advance(LATENCY);
+    h.faults.set_fcp_latency(Some(LATENCY));
+    let (b, _) = stage_identify_on(&h, &s, 10, conn, 11, 81);
+    h.post_wqe(&mut s, &b);
+    let (c, _) = stage_identify_on(&h, &s, 11, conn, 12, 82);
+    h.post_wqe(&mut s, &c);
+    h.advance(LATENCY);
+    assert!(
+        drain(&h, &mut s.cq).is_empty(),
+        "B and C are due but wait behind A"
+    );
+    h.advance(3 * LATENCY);
+    let got = drain(&h, &mut s.cq);
+    let tags: Vec<u32> = got.iter().map(|c| as_wcqe(c).request_tag()).collect();
+    assert_eq!(tags, [80, 81, 82], "submission order");
+    for (c, tag) in got.iter().zip([80, 81, 82]) {
+        placed_ok(&as_wcqe(c), tag);
+    }
+}
+
+#[test]
+fn fcp_latency_abort_ends_the_delayed_exchange_and_its_entry_stays_dead() {
+    let (h, mut s, conn) = ready();
+    enable(&h, &mut s, conn);
+    h.faults.set_fcp_latency(Some(2 * LATENCY));
+    let xri = h.xri_bufs(&s, IO_SLOT).0;
+    let (w, _) = stage_identify(&h, &s, conn, 3, 75);
+    h.post_wqe(&mut s, &w);
+    assert!(drain(&h, &mut s.cq).is_empty());
+    // As any aborted exchange in flight: abort requested with XB, the ABTS's
+    // BA_ACC brings the XRI-aborted CQE.
+    h.post_wqe(&mut s, &abort_xri(xri, 90));
+    let got = drain(&h, &mut s.cq);
+    assert_eq!(got.len(), 3, "victim, abort, XRI aborted: {got:?}");
+    let v = as_wcqe(&got[0]);
+    assert_eq!(
+        (v.request_tag(), v.status(), v.local_reject_reason(), v.xb()),
+        (
+            75,
+            u32::from(wcqe_status::LOCAL_REJECT),
+            local_reject::ABORT_REQUESTED,
+            true
+        )
+    );
+    assert_eq!(
+        (as_wcqe(&got[1]).request_tag(), as_wcqe(&got[1]).status()),
+        (90, 0)
+    );
+    let x = XriAbortedCqe::read_from_bytes(got[2].as_bytes()).unwrap();
+    assert_eq!(x.xri(), u32::from(xri));
+    // The same XRI again before the aborted one's due time: the dead entry
+    // falls due first and must not complete the new exchange early.
+    h.advance(LATENCY);
+    let (w, _) = stage_identify(&h, &s, conn, 4, 76);
+    h.post_wqe(&mut s, &w);
+    h.advance(LATENCY);
+    assert!(drain(&h, &mut s.cq).is_empty(), "the new one is not due");
+    h.advance(LATENCY);
+    let got = drain(&h, &mut s.cq);
+    assert_eq!(got.len(), 1, "{got:?}");
+    placed_ok(&as_wcqe(&got[0]), 76);
+    h.advance(10 * LATENCY);
+    assert!(drain(&h, &mut s.cq).is_empty(), "nothing completes twice");
+}
+
+#[test]
+fn fcp_latency_link_down_fails_the_delayed_exchange() {
+    let (h, mut s, conn) = ready();
+    enable(&h, &mut s, conn);
+    h.faults.set_fcp_latency(Some(LATENCY));
+    let (w, _) = stage_identify(&h, &s, conn, 3, 75);
+    h.post_wqe(&mut s, &w);
+    assert!(drain(&h, &mut s.cq).is_empty());
+    h.faults.link_down().unwrap();
+    let got = drain(&h, &mut s.cq);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let v = as_wcqe(&got[0]);
+    assert_eq!(
+        (v.request_tag(), v.status(), v.local_reject_reason()),
+        (
+            75,
+            u32::from(wcqe_status::LOCAL_REJECT),
+            local_reject::LINK_DOWN
+        )
+    );
+    h.advance(2 * LATENCY);
+    assert!(drain(&h, &mut s.cq).is_empty(), "nothing completes twice");
 }

@@ -68,6 +68,9 @@ pub(crate) struct Exchange {
     pub(crate) held: Option<super::fcp::HeldFcp>,
     /// The target sent an ABTS for this exchange and waits for the answer.
     pub(crate) target_abts: Option<super::target_abts::TargetAbts>,
+    /// The target completed this FCP exchange; its completion waits for the
+    /// FCP latency (`fcp_latency`).
+    pub(crate) delayed: Option<super::fcp_latency::DelayedFcp>,
 }
 
 /// An exchange being aborted with ABTS: the XRI-aborted CQE follows the
@@ -85,12 +88,65 @@ pub(crate) struct Exchanges {
     pub(crate) aborting: BTreeMap<u16, Aborting>,
     /// Exchange numbers handed to the target model (unique per port life).
     pub(crate) next_fcp: u64,
+    /// The order in which delayed FCP completions fall due.
+    pub(crate) due: super::fcp_latency::DueFifo,
+    /// The earliest deadline of `open` and `aborting` when last computed, or
+    /// armed since: a lower bound (an exchange that ended early may have set
+    /// it), so the timers scan the exchanges only when one may have expired.
+    next_deadline: Option<Duration>,
+    /// (XRI, target exchange number) of the exchanges the target holds, so a
+    /// poll looks at these and not at every exchange in flight. Entries whose
+    /// exchange ended otherwise are pruned when met.
+    pub(crate) held: Vec<(u16, u64)>,
 }
 
 impl Exchanges {
+    /// No exchange yet; room for `xris` delayed completions without
+    /// allocating on the I/O path.
+    pub(crate) fn with_capacity(xris: usize) -> Exchanges {
+        Exchanges {
+            due: super::fcp_latency::DueFifo::with_capacity(xris),
+            ..Exchanges::default()
+        }
+    }
+
     /// A WQ was destroyed: its exchanges vanish.
     pub(crate) fn drop_wq(&mut self, wq_id: u16) {
         self.open.retain(|_, x| x.wq_id != wq_id);
+    }
+
+    /// Opens exchange `xri` (every open exchange enters here: its deadline
+    /// and a held command must be seen by the timers and the poll).
+    pub(crate) fn insert(&mut self, xri: u16, x: Exchange) {
+        if let Some(d) = x.deadline {
+            self.arm(d);
+        }
+        if let Some(h) = &x.held {
+            self.held.push((xri, h.xchg));
+        }
+        self.open.insert(xri, x);
+    }
+
+    /// `xri` waits for the answer to its ABTS until `a.deadline`.
+    pub(crate) fn insert_aborting(&mut self, xri: u16, a: Aborting) {
+        self.arm(a.deadline);
+        self.aborting.insert(xri, a);
+    }
+
+    fn arm(&mut self, d: Duration) {
+        self.next_deadline = Some(self.next_deadline.map_or(d, |n| n.min(d)));
+    }
+
+    /// Whether a deadline may have passed at `now`.
+    pub(crate) fn may_expire(&self, now: Duration) -> bool {
+        self.next_deadline.is_some_and(|d| d <= now)
+    }
+
+    /// Recomputes the earliest deadline after expired ones were handled.
+    pub(crate) fn rearm(&mut self) {
+        let open = self.open.values().filter_map(|x| x.deadline);
+        let aborting = self.aborting.values().map(|a| a.deadline);
+        self.next_deadline = open.chain(aborting).min();
     }
 
     pub(crate) fn busy(&self, xri: u16) -> bool {
@@ -317,7 +373,7 @@ impl Sli4Model {
         if let Err(reason) = self.send(frame) {
             return reject(reason);
         }
-        self.func.xchg.open.insert(xri, x);
+        self.func.xchg.insert(xri, x);
         Outcome::Open
     }
 
@@ -360,6 +416,7 @@ impl Sli4Model {
             deadline: Some(self.clock.now() + self.timer(w)),
             held: None,
             target_abts: None,
+            delayed: None,
         };
         self.open(x, xri, frame)
     }
@@ -403,6 +460,7 @@ impl Sli4Model {
             deadline: Some(self.clock.now() + self.timer(w)),
             held: None,
             target_abts: None,
+            delayed: None,
         };
         self.open(x, xri, Frame::new(h, payload))
     }
@@ -540,7 +598,7 @@ impl Sli4Model {
             if self.send(Frame::new(h, Vec::new())).is_ok() {
                 busy = true;
                 let deadline = self.clock.now() + 2 * self.fabric.config().r_a_tov;
-                self.func.xchg.aborting.insert(
+                self.func.xchg.insert_aborting(
                     xri,
                     Aborting {
                         cq_id: x.cq_id,
@@ -652,6 +710,9 @@ impl Sli4Model {
 
     /// Times out exchanges and ABTS waits; true if any.
     pub(crate) fn exchange_timers(&mut self, now: Duration) -> bool {
+        if !self.func.xchg.may_expire(now) {
+            return false;
+        }
         let late: Vec<u16> = self
             .func
             .xchg
@@ -685,11 +746,14 @@ impl Sli4Model {
             self.func.xchg.aborting.remove(&xri);
             self.xri_aborted(xri, cq_id, false);
         }
+        self.func.xchg.rearm();
         any
     }
 
     /// Link down: every open exchange completes with local reject "link down".
     pub(crate) fn fail_exchanges_link_down(&mut self) {
+        self.func.xchg.due.clear();
+        self.func.xchg.held.clear();
         let open = std::mem::take(&mut self.func.xchg.open);
         for (_, x) in open {
             if let Some(h) = &x.held {
