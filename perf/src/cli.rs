@@ -131,7 +131,7 @@ pub struct Cli {
     /// Subsystems on the emulated target port (one namespace each).
     #[arg(long, default_value_t = 1, help_heading = "Emulator")]
     pub emu_subsystems: usize,
-    /// Latency added to every exchange by fcloop: 20us, 1ms …
+    /// The emulated target's service time: every exchange completes this long after it was submitted (emu devices and fcloop): 20us, 1ms …
     #[arg(long, value_parser = parse::duration, default_value = "0", help_heading = "Emulator")]
     pub emu_latency: Duration,
     /// CPU of the emulated HBA's model thread (SLI-4 model only).

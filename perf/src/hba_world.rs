@@ -68,6 +68,10 @@ pub struct HbaSpec {
     pub inline_model: bool,
     /// The model thread never yields its CPU when idle (a core of its own).
     pub emu_spin: bool,
+    /// The emulated target's service time: every FCP exchange completes this
+    /// long after the model ran its WQE (`Sli4Config::fcp_latency`; zero: at
+    /// once).
+    pub emu_latency: Duration,
     /// Capture the emulated link.
     pub pcap: Option<PathBuf>,
     /// dev_loss_tmo the driver gives the transport.
@@ -187,12 +191,10 @@ impl HbaWorld {
                         .map_err(|e| emu(&format!("--pcap {}", p.display()), e))?;
                 }
                 let me = fabric.config().host_ports[0].addr;
-                let model = Sli4Model::new(
-                    Sli4Config::new(Generation::G7, me),
-                    Arc::clone(&fabric),
-                    clock.clone(),
-                )
-                .map_err(|e| emu("SLI-4 model", e))?;
+                let mut cfg = Sli4Config::new(Generation::G7, me);
+                cfg.fcp_latency = (!spec.emu_latency.is_zero()).then_some(spec.emu_latency);
+                let model = Sli4Model::new(cfg, Arc::clone(&fabric), clock.clone())
+                    .map_err(|e| emu("SLI-4 model", e))?;
                 let faults = model.faults();
                 let device = Device::from_model(model);
                 let runner = if spec.inline_model {

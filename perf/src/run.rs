@@ -304,10 +304,10 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
         return run_fcloop(cli);
     }
     let device = cli.device.clone().unwrap_or(DeviceSpec::Emu(None));
-    if !cli.emu_latency.is_zero() {
+    if !cli.emu_latency.is_zero() && matches!(device, DeviceSpec::Pci(_)) {
         return Err(usage(
             "--emu-latency",
-            "the SLI-4 model completes FCP exchanges without added latency; use --lldd fcloop for an added latency",
+            "sets the emulated target's service time; a real HBA's latency is the fabric's. Use --device emu",
         ));
     }
     if cli.pcap.is_some() && matches!(device, DeviceSpec::Pci(_)) {
@@ -361,6 +361,7 @@ pub fn run(cli: &Cli) -> Result<Report, PerfError> {
         emu_cpu,
         inline_model: false,
         emu_spin: false,
+        emu_latency: cli.emu_latency,
         pcap: cli.pcap.clone(),
         dev_loss_tmo: cli.dev_loss_tmo,
         io_queue_pairs: u16::try_from(pairs).unwrap_or(u16::MAX),

@@ -390,13 +390,79 @@ blocks = 65536
         e.contains("--device") && e.contains("0000:3b:00.0") && e.contains("emu:FILE.toml"),
         "{e}"
     );
-    let out = fcperf(&["--device", "emu", "--emu-latency", "20us", "-t", "1"]);
-    assert!(!out.status.success());
+    let out = fcperf(&[
+        "--device",
+        "0000:3b:00.0",
+        "--emu-latency",
+        "20us",
+        "-t",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
-        e.contains("--emu-latency") && e.contains("--lldd fcloop"),
+        e.contains("--emu-latency") && e.contains("--device emu"),
         "{e}"
     );
+}
+
+/// A fabric file with one target port and one null namespace; the file's
+/// directory keeps it alive.
+fn one_target_fabric() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("fabric.toml");
+    std::fs::write(
+        &toml,
+        r#"
+[[host_port]]
+wwnn = "0x20000090fa000001"
+wwpn = "0x10000090fa000001"
+
+[[target_port]]
+wwnn = "0x20000090fb000009"
+wwpn = "0x10000090fb000009"
+
+[[target_port.subsystem]]
+nqn = "nqn.2024-01.io.ufc:latency"
+[[target_port.subsystem.namespace]]
+backend = "null"
+blocks = 65536
+"#,
+    )
+    .unwrap();
+    let dev = format!("emu:{}", toml.display());
+    (dir, dev)
+}
+
+#[test]
+fn emu_latency_is_the_floor_of_every_completion_on_the_emulated_hba() {
+    const LATENCY_NS: f64 = 200_000.0;
+    let (_dir, file) = one_target_fabric();
+    for dev in ["emu", file.as_str()] {
+        let v = json_run(&[
+            "--device",
+            dev,
+            "--emu-latency",
+            "200us",
+            "--rw",
+            "randread",
+            "-q",
+            "4",
+            "-t",
+            "1",
+        ]);
+        assert_clean(&v);
+        let read = &v["jobs"][0]["read"];
+        assert!(read["total_ios"].as_u64().unwrap() > 0, "{read}");
+        for lat in ["lat_ns", "clat_ns"] {
+            let mean = read[lat]["mean"].as_f64().unwrap();
+            let p50 = read[lat]["percentile"]["50.000000"].as_f64().unwrap();
+            assert!(
+                mean >= LATENCY_NS && p50 >= LATENCY_NS,
+                "{dev}: {lat} mean {mean} ns, p50 {p50} ns below the 200 us service time"
+            );
+        }
+    }
 }
 
 #[test]

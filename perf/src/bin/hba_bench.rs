@@ -182,6 +182,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         emu_cpu: Some(args.emu_cpu),
         inline_model: args.mode == Mode::Inline,
         emu_spin: args.emu_spin,
+        emu_latency: Duration::ZERO,
         pcap: None,
         dev_loss_tmo: None,
         io_queue_pairs: 3,
