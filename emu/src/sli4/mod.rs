@@ -49,6 +49,7 @@
 //! | `mq` | the mailbox queue and asynchronous events |
 //! | `link` | the FC link: INIT_LINK/DOWN_LINK, link attention, READ_TOPOLOGY |
 //! | `wq` | WQE execution and the exchanges in flight |
+//! | `exchange_table` | the open exchanges by XRI, preallocated |
 //! | `fcp` | FC-NVMe I/O WQEs against the target model |
 //! | `fcp_latency` | the FCP completion latency: a target with a service time |
 //! | `rq` | unsolicited frames into the header/data RQ pair |
@@ -69,6 +70,7 @@ pub mod resources;
 
 mod bmbx;
 mod doorbells;
+mod exchange_table;
 mod fcp;
 mod fcp_latency;
 mod hostile;
@@ -362,7 +364,7 @@ impl Function {
             res: resources::Resources::new(res),
             link: link::Link::default(),
             host: None,
-            xchg: wq::Exchanges::with_capacity(res.xri.count.into()),
+            xchg: wq::Exchanges::new(res.xri),
             rx: rq::RxBacklog::default(),
             mbox: mailbox::MailboxState::default(),
             features: 0,

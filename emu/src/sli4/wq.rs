@@ -84,7 +84,7 @@ pub(crate) struct Aborting {
 /// The exchanges in flight, by XRI (= OX_ID).
 #[derive(Debug, Default)]
 pub(crate) struct Exchanges {
-    pub(crate) open: BTreeMap<u16, Exchange>,
+    pub(crate) open: super::exchange_table::ExchangeTable,
     pub(crate) aborting: BTreeMap<u16, Aborting>,
     /// Exchange numbers handed to the target model (unique per port life).
     pub(crate) next_fcp: u64,
@@ -101,18 +101,19 @@ pub(crate) struct Exchanges {
 }
 
 impl Exchanges {
-    /// No exchange yet; room for `xris` delayed completions without
-    /// allocating on the I/O path.
-    pub(crate) fn with_capacity(xris: usize) -> Exchanges {
+    /// No exchange yet; room for an exchange and a delayed completion per
+    /// XRI of `xris` without allocating on the I/O path.
+    pub(crate) fn new(xris: super::resources::Range) -> Exchanges {
         Exchanges {
-            due: super::fcp_latency::DueFifo::with_capacity(xris),
+            open: super::exchange_table::ExchangeTable::new(xris),
+            due: super::fcp_latency::DueFifo::with_capacity(xris.count.into()),
             ..Exchanges::default()
         }
     }
 
     /// A WQ was destroyed: its exchanges vanish.
     pub(crate) fn drop_wq(&mut self, wq_id: u16) {
-        self.open.retain(|_, x| x.wq_id != wq_id);
+        self.open.retain(|x| x.wq_id != wq_id);
     }
 
     /// Opens exchange `xri` (every open exchange enters here: its deadline
@@ -562,14 +563,14 @@ impl Sli4Model {
                 .open
                 .iter()
                 .find(|(_, x)| x.abort_tag == tag)
-                .map(|(xri, _)| *xri),
+                .map(|(xri, _)| xri),
             3 => self
                 .func
                 .xchg
                 .open
                 .iter()
                 .find(|(_, x)| u32::from(x.request_tag) == tag)
-                .map(|(xri, _)| *xri),
+                .map(|(xri, _)| xri),
             _ => return reject(local_reject::ILLEGAL_FIELD),
         };
         let Some(xri) = found else {
@@ -719,7 +720,7 @@ impl Sli4Model {
             .open
             .iter()
             .filter(|(_, x)| x.deadline.is_some_and(|d| d <= now))
-            .map(|(xri, _)| *xri)
+            .map(|(xri, _)| xri)
             .collect();
         let stuck: Vec<(u16, u16)> = self
             .func
@@ -754,7 +755,7 @@ impl Sli4Model {
     pub(crate) fn fail_exchanges_link_down(&mut self) {
         self.func.xchg.due.clear();
         self.func.xchg.held.clear();
-        let open = std::mem::take(&mut self.func.xchg.open);
+        let open = self.func.xchg.open.take_all();
         for (_, x) in open {
             if let Some(h) = &x.held {
                 h.conn.abort(h.xchg);
