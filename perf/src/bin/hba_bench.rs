@@ -73,6 +73,9 @@ struct Args {
     /// Do not record latencies (the loop without its two clock reads per poll).
     #[arg(long)]
     no_lat: bool,
+    /// The emulated target's service time (Sli4Config::fcp_latency): 20us …
+    #[arg(long, value_parser = ufc_perf::parse::duration, default_value = "0")]
+    emu_latency: Duration,
     /// Memory mode: queue pairs to open the port with.
     #[arg(long, requires = "rss_xris")]
     rss_pairs: Option<u16>,
@@ -182,7 +185,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         emu_cpu: Some(args.emu_cpu),
         inline_model: args.mode == Mode::Inline,
         emu_spin: args.emu_spin,
-        emu_latency: Duration::ZERO,
+        emu_latency: args.emu_latency,
         pcap: None,
         dev_loss_tmo: None,
         io_queue_pairs: 3,
