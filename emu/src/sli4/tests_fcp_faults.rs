@@ -731,3 +731,27 @@ fn fcp_latency_link_down_fails_the_delayed_exchange() {
     h.advance(2 * LATENCY);
     assert!(drain(&h, &mut s.cq).is_empty(), "nothing completes twice");
 }
+
+#[test]
+fn fcp_latency_port_reset_drops_the_delayed_exchange() {
+    use ufc_hba::sli4::regs::{Control, SLIPORT_CONTROL};
+    let (mut h, mut s, conn) = ready();
+    enable(&h, &mut s, conn);
+    h.faults.set_fcp_latency(Some(LATENCY));
+    let (w, _) = stage_identify(&h, &s, conn, 3, 75);
+    h.post_wqe(&mut s, &w);
+    assert!(drain(&h, &mut s.cq).is_empty());
+    let before = h.faults.stats();
+    h.set_reg(SLIPORT_CONTROL, Control::INIT_PORT.0);
+    h.advance(2 * LATENCY);
+    // The port comes back empty: the exchange's completion reaches neither
+    // the old queues (gone) nor the new ones.
+    let mut s2 = h.bring_up();
+    h.advance(2 * LATENCY);
+    assert!(drain(&h, &mut s2.cq).is_empty());
+    let after = h.faults.stats();
+    assert_eq!(
+        (after.ersps, after.wqe_errors, after.cq_overflows),
+        (before.ersps, before.wqe_errors, before.cq_overflows)
+    );
+}
