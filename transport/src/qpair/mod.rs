@@ -431,7 +431,9 @@ impl<Q: HwQueue> IoQpair<Q> {
                     c.free.push(tag);
                     return Err(IoSubmitError::QueueFull);
                 }
-                let Some(hwq) = self.hwq.as_mut() else {
+                // After a transport error the association is being reset:
+                // hold until the next attach rather than spend retries on it.
+                let Some(hwq) = self.hwq.as_mut().filter(|_| !c.error_reported) else {
                     c.hold(tag);
                     c.stats.submitted += 1;
                     return Ok(());
@@ -500,7 +502,12 @@ impl<Q: HwQueue> IoQpair<Q> {
             if now >= self.core.next_scan {
                 self.scan_timeouts(now);
             }
-            if !self.core.held.is_empty() {
+            // A transport error was reported on this association: management
+            // resets it, and the held requests go out on the next one. Linux
+            // quiesces the queue for the reset the same way, so a dying
+            // association (a link down not yet seen) cannot use up a
+            // request's retries in a tight loop.
+            if !self.core.held.is_empty() && !self.core.error_reported {
                 self.replay();
             }
         }
@@ -1529,7 +1536,8 @@ mod tests {
 
     /// Review item 5: a command that keeps failing with a transport error is
     /// resubmitted at most MAX_RETRIES times, then completed with host
-    /// aborted command.
+    /// aborted command. Each retry waits for the next association: after a
+    /// transport error nothing more goes out on the one being reset.
     #[test]
     fn transport_error_retries_are_capped() {
         let mut r = rig(4);
@@ -1537,16 +1545,43 @@ mod tests {
         r.poll();
         r.write(2, 22).unwrap();
         r.poll();
+        let t22 = r.hwq().submitted[0].0;
+        let tries = |r: &mut Rig| r.hwq().submitted.iter().filter(|s| s.0 == t22).count();
         let mut done = Vec::new();
         for attempt in 0..=MAX_RETRIES {
+            assert_eq!(tries(&mut r), 1, "attempt {attempt}: once per association");
             let q = r.hwq();
-            assert_eq!(q.submitted.len(), usize::from(attempt) + 1);
-            let tag = q.lost.pop().unwrap();
-            let mut d = good(tag, 0);
+            q.lost.retain(|t| *t != t22);
+            let mut d = good(t22, 0);
             d.status = FcpStatus::Aborted;
             d.rsp_len = 0;
             q.ready.push_back(d);
             done.extend(r.poll());
+            done.extend(r.poll());
+            assert_eq!(tries(&mut r), 1, "held while the reset runs");
+            if attempt == 0 {
+                r.write(3, 33).unwrap();
+                assert_eq!(r.hwq().submitted.len(), 1, "a new request waits too");
+            }
+            let gen = r.gen;
+            let reports: Vec<_> = std::iter::from_fn(|| r.link.next_report()).collect();
+            assert!(
+                reports
+                    .iter()
+                    .any(|m| matches!(m, ToMgmt::TransportError { gen: g } if *g == gen)),
+                "attempt {attempt}: the transport error is reported"
+            );
+            r.attach(FakeQ::default(), 31);
+            done.extend(r.poll());
+            if attempt == 0 {
+                let q = r.hwq();
+                let t33 = q.submitted.iter().map(|s| s.0).find(|t| *t != t22).unwrap();
+                q.lost.retain(|t| *t != t33);
+                q.ready.push_back(good(t33, 512));
+                done.extend(r.poll());
+                assert_eq!(done, vec![ok(33)]);
+                done.clear();
+            }
         }
         done.extend(r.poll());
         assert_eq!(
@@ -1556,7 +1591,7 @@ mod tests {
                 status: NvmeStatus::HOST_ABORTED_CMD
             }]
         );
-        assert_eq!(r.hwq().submitted.len(), usize::from(MAX_RETRIES) + 1);
+        assert_eq!(tries(&mut r), 0, "not resubmitted after the last attempt");
         assert_eq!(r.qp.outstanding(), 0);
     }
 
