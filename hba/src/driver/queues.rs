@@ -12,7 +12,7 @@ use super::dma::{DmaArena, Region};
 use super::error::HbaError;
 use crate::sli4::cqe::{Cqe, CQE_LEN};
 use crate::sli4::doorbell::{EqCqDoorbell, IfType, PostDoorbell, WqDoorbell, MAX_POPPED};
-use crate::sli4::eqe::{Eqe, Phase, EQE_LEN};
+use crate::sli4::eqe::{eqe_major, Eqe, Phase, EQE_LEN};
 use crate::sli4::mbox::{Mqe, MQE_LEN};
 use crate::sli4::sge::Rqe;
 use crate::sli4::wqe::{Wqe, WQE_LEN};
@@ -69,12 +69,15 @@ impl Consumer {
     }
 }
 
-/// An event queue. A polled driver only drains it and returns credits.
+/// An event queue. A polled driver only drains it and returns credits; it
+/// still checks that each standard EQE names one of the port's CQs.
 pub(crate) struct EventQueue {
     pub id: u16,
     ring: Consumer,
     db: Doorbell,
     if_type: IfType,
+    /// The CQs bound to this EQ.
+    cqs: Vec<u16>,
 }
 
 impl EventQueue {
@@ -88,6 +91,7 @@ impl EventQueue {
     ) -> EventQueue {
         EventQueue {
             id,
+            cqs: Vec::new(),
             ring: Consumer {
                 entries: (region.len / EQE_LEN) as u32,
                 region,
@@ -100,14 +104,28 @@ impl EventQueue {
         }
     }
 
-    /// Consumes every new EQE; returns how many.
-    pub fn drain(&mut self, arena: &DmaArena) -> Result<u32, HbaError> {
+    /// The CQs bound to this EQ, once they all exist.
+    pub fn set_cqs(&mut self, cqs: Vec<u16>) {
+        self.cqs = cqs;
+    }
+
+    /// Consumes every new EQE; returns how many, and counts in `bad_cq` the
+    /// standard EQEs that name a CQ the port did not bind to this EQ.
+    pub fn drain(&mut self, arena: &DmaArena, bad_cq: &mut u64) -> Result<u32, HbaError> {
         let mut n = 0u32;
         while let Some(e) = self
             .ring
             .next::<EQE_LEN>(arena, |b| b[0] & 1 != 0, (0, 1))?
         {
-            let _ = Eqe::from_prefix(&e);
+            if let Some(e) = Eqe::from_prefix(&e) {
+                let cq = e.resource_id() as u16;
+                if e.major_code() == eqe_major::STANDARD
+                    && !self.cqs.is_empty()
+                    && !self.cqs.contains(&cq)
+                {
+                    *bad_cq += 1;
+                }
+            }
             n += 1;
             if n == u32::from(MAX_POPPED) {
                 break;
@@ -528,6 +546,27 @@ pub(crate) mod tests {
             (kind, d.id, d.popped, d.arm),
             (crate::sli4::doorbell::QueueKind::Cq, 7, 12, false)
         );
+    }
+
+    #[test]
+    fn eq_counts_eqes_for_unknown_cqs() {
+        let (dev, mut arena, writes) = fake();
+        let r = arena.alloc(8 * EQE_LEN, 64, "t").unwrap();
+        let db = dev.doorbell(0, 0x120).unwrap();
+        let mut eq = EventQueue::new(3, r, false, db, IfType::If2);
+        eq.set_cqs(vec![5, 6]);
+        for (i, cq) in [5u16, 0x8001, 6, 7].into_iter().enumerate() {
+            arena
+                .write(&r, i * EQE_LEN, Eqe::for_cq(cq, true).as_bytes())
+                .unwrap();
+        }
+        let mut bad = 0;
+        assert_eq!(eq.drain(&arena, &mut bad).unwrap(), 4);
+        assert_eq!(bad, 2, "0x8001 and 7 are not ours");
+        assert_eq!(eq.drain(&arena, &mut bad).unwrap(), 0);
+        dev.poll_model();
+        let (_, d) = EqCqDoorbell::decode_if2(writes.lock().unwrap()[0]);
+        assert_eq!((d.id, d.popped), (3, 4));
     }
 
     #[test]

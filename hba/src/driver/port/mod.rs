@@ -120,6 +120,8 @@ pub struct DeviceInputErrors {
     pub stray_mcqe: u64,
     /// Received frames dropped (queue full or not parseable).
     pub dropped_frames: u64,
+    /// EQEs naming a CQ the port did not bind to its EQ.
+    pub bad_eqe_cq: u64,
 }
 
 /// The port instance.

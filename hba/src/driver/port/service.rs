@@ -14,7 +14,7 @@ impl Port {
     pub fn service(&mut self) -> Result<usize, HbaError> {
         let mut n = 0;
         if let Some(eq) = self.eq.as_mut() {
-            eq.drain(&self.arena)?;
+            eq.drain(&self.arena, &mut self.errors.bad_eqe_cq)?;
         }
         if let Some(mut cq) = self.mq_cq.take() {
             let r = self.drain_mq_cq(&mut cq);

@@ -303,6 +303,11 @@ impl Port {
             autovalid_cq,
         };
         port.io = crate::driver::io_queue::create_io_rings(&mut port, &device, io)?;
+        let mut cqs = vec![mq_cq_id, els_cq_id];
+        cqs.extend(port.io.iter().map(|r| r.ids().cq_id));
+        if let Some(eq) = port.eq.as_mut() {
+            eq.set_cqs(cqs);
+        }
         if let Some(rq) = port.rq.as_mut() {
             rq.post_all(&port.arena)?;
         }
