@@ -16,6 +16,7 @@ use ufc_transport::lldd::{Lldd, Sge};
 use ufc_transport::{Clock, IoCompletion, IoQpair, IoSubmitError, Namespace};
 use ufc_vfio::dma::DmaBuf;
 
+use crate::cpu_time::{cpu_time, UsageWho};
 use crate::error::PerfError;
 use crate::parse::Pattern;
 use crate::stats::DirStats;
@@ -292,14 +293,7 @@ pub fn run<L: Lldd>(
 
 /// CPU time of the calling thread (user, kernel); a syscall, never on the I/O path.
 fn thread_cpu() -> (Duration, Duration) {
-    use nix::sys::resource::{getrusage, UsageWho};
-    let tv = |t: nix::sys::time::TimeVal| {
-        Duration::from_secs(t.tv_sec().max(0) as u64)
-            + Duration::from_micros(t.tv_usec().max(0) as u64)
-    };
-    getrusage(UsageWho::RUSAGE_THREAD).map_or((Duration::ZERO, Duration::ZERO), |u| {
-        (tv(u.user_time()), tv(u.system_time()))
-    })
+    cpu_time(UsageWho::RUSAGE_THREAD)
 }
 
 pub(crate) fn pin(cpu: usize) -> Result<(), String> {

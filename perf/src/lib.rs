@@ -9,6 +9,7 @@
 pub mod backend;
 pub mod check;
 pub mod cli;
+pub mod cpu_time;
 pub mod drill;
 pub mod error;
 pub mod hba_world;

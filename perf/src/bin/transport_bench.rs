@@ -13,6 +13,7 @@ use ufc_transport::lldd::Sge;
 use ufc_transport::IoCompletion;
 use ufc_vfio::dma::DmaBuf;
 
+use ufc_perf::cpu_time::{cpu_time, UsageWho};
 use ufc_perf::workload::Rng;
 use ufc_perf::world::{self, EmuSpec, NsKind, World};
 
@@ -35,18 +36,13 @@ struct Args {
 }
 
 const LBA: u32 = 512;
+const CAPACITY: u64 = 1 << 40;
 
 /// CPU time of this process (user + kernel); the benchmark is one thread.
 fn process_cpu() -> Duration {
-    use nix::sys::resource::{getrusage, UsageWho};
-    let tv = |t: nix::sys::time::TimeVal| {
-        Duration::from_secs(t.tv_sec().max(0) as u64)
-            + Duration::from_micros(t.tv_usec().max(0) as u64)
-    };
-    getrusage(UsageWho::RUSAGE_SELF)
-        .map_or(Duration::ZERO, |u| tv(u.user_time()) + tv(u.system_time()))
+    let (usr, sys) = cpu_time(UsageWho::RUSAGE_SELF);
+    usr + sys
 }
-const CAPACITY: u64 = 1 << 40;
 
 fn main() -> ExitCode {
     env_logger::init();
