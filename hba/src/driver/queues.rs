@@ -37,27 +37,28 @@ struct Consumer {
 }
 
 impl Consumer {
-    /// Reads the entry at the consumer index if it is new; clears its valid
-    /// bit when the convention wants it, and advances.
+    /// Reads the entry at the consumer index if it is new (its valid bit,
+    /// `bit` of byte `at`, says so); clears that bit when the convention
+    /// wants it, and advances.
     fn next<const N: usize>(
         &mut self,
         arena: &DmaArena,
-        valid: impl Fn(&[u8; N]) -> bool,
-        valid_byte: (usize, u8),
+        (at, bit): (usize, u8),
     ) -> Result<Option<[u8; N]>, HbaError> {
         let off = self.index as usize * self.entry_len;
-        let mut e = [0u8; N];
-        arena.read(&self.region, off, &mut e)?;
-        if valid(&e) != self.phase.expected() {
+        // An empty poll, the common one, reads only the valid byte.
+        let mut v = [0u8; 1];
+        arena.read(&self.region, off + at, &mut v)?;
+        if (v[0] & bit != 0) != self.phase.expected() {
             return Ok(None);
         }
-        // The valid bit is seen: read the whole entry again after it so no
-        // older word is used (the port writes the valid bit last).
+        // The valid bit is seen: read the whole entry after it so no older
+        // word is used (the port writes the valid bit last).
         fence(Ordering::Acquire);
+        let mut e = [0u8; N];
         arena.read(&self.region, off, &mut e)?;
         if self.phase.host_clears() {
-            let (at, bit) = valid_byte;
-            let cleared = [e[at] & !bit];
+            let cleared = [v[0] & !bit];
             arena.write(&self.region, off + at, &cleared)?;
         }
         self.index += 1;
@@ -113,10 +114,7 @@ impl EventQueue {
     /// standard EQEs that name a CQ the port did not bind to this EQ.
     pub fn drain(&mut self, arena: &DmaArena, bad_cq: &mut u64) -> Result<u32, HbaError> {
         let mut n = 0u32;
-        while let Some(e) = self
-            .ring
-            .next::<EQE_LEN>(arena, |b| b[0] & 1 != 0, (0, 1))?
-        {
+        while let Some(e) = self.ring.next::<EQE_LEN>(arena, (0, 1))? {
             if let Some(e) = Eqe::from_prefix(&e) {
                 let cq = e.resource_id() as u16;
                 if e.major_code() == eqe_major::STANDARD
@@ -179,9 +177,7 @@ impl CompletionQueue {
 
     /// The next new CQE, if any. Call [`Self::release`] after a batch.
     pub fn next(&mut self, arena: &DmaArena) -> Result<Option<Cqe>, HbaError> {
-        let e = self
-            .ring
-            .next::<CQE_LEN>(arena, |b| b[15] & 0x80 != 0, (15, 0x80))?;
+        let e = self.ring.next::<CQE_LEN>(arena, (15, 0x80))?;
         Ok(e.map(|b| {
             self.popped += 1;
             Cqe::read_from_bytes(&b[..]).unwrap_or_default()
