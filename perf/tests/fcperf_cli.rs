@@ -325,34 +325,7 @@ fn fw_error_drills_on_the_emulated_hba_lose_no_io() {
 #[test]
 fn device_forms_and_their_errors() {
     // A fabric file: two subsystems behind one target port; both are connected.
-    let dir = tempfile::tempdir().unwrap();
-    let toml = dir.path().join("fabric.toml");
-    std::fs::write(
-        &toml,
-        r#"
-[[host_port]]
-wwnn = "0x20000090fa000001"
-wwpn = "0x10000090fa000001"
-
-[[target_port]]
-wwnn = "0x20000090fb000007"
-wwpn = "0x10000090fb000007"
-
-[[target_port.subsystem]]
-nqn = "nqn.2024-01.io.ufc:file-a"
-[[target_port.subsystem.namespace]]
-backend = "null"
-blocks = 65536
-
-[[target_port.subsystem]]
-nqn = "nqn.2024-01.io.ufc:file-b"
-[[target_port.subsystem.namespace]]
-backend = "null"
-blocks = 65536
-"#,
-    )
-    .unwrap();
-    let dev = format!("emu:{}", toml.display());
+    let (_dir, dev) = fabric_file("07", &["file-a", "file-b"]);
     let v = json_run(&["--device", &dev, "--numjobs", "2", "-q", "8", "-t", "1"]);
     assert_clean(&v);
     let devices: Vec<&str> = v["jobs"]
@@ -406,30 +379,36 @@ blocks = 65536
     );
 }
 
-/// A fabric file with one target port and one null namespace; the file's
-/// directory keeps it alive.
-fn one_target_fabric() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let toml = dir.path().join("fabric.toml");
-    std::fs::write(
-        &toml,
+/// A fabric file with one host port and one target port (WWNs ending in
+/// `wwn_tail`), a subsystem `nqn.2024-01.io.ufc:<name>` with one null namespace
+/// per name; returns the file's directory, which keeps it alive, and the
+/// `--device emu:FILE` value.
+fn fabric_file(wwn_tail: &str, subsystems: &[&str]) -> (tempfile::TempDir, String) {
+    let mut text = format!(
         r#"
 [[host_port]]
 wwnn = "0x20000090fa000001"
 wwpn = "0x10000090fa000001"
 
 [[target_port]]
-wwnn = "0x20000090fb000009"
-wwpn = "0x10000090fb000009"
-
+wwnn = "0x20000090fb0000{wwn_tail}"
+wwpn = "0x10000090fb0000{wwn_tail}"
+"#
+    );
+    for name in subsystems {
+        text += &format!(
+            r#"
 [[target_port.subsystem]]
-nqn = "nqn.2024-01.io.ufc:latency"
+nqn = "nqn.2024-01.io.ufc:{name}"
 [[target_port.subsystem.namespace]]
 backend = "null"
 blocks = 65536
-"#,
-    )
-    .unwrap();
+"#
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("fabric.toml");
+    std::fs::write(&toml, text).unwrap();
     let dev = format!("emu:{}", toml.display());
     (dir, dev)
 }
@@ -437,7 +416,7 @@ blocks = 65536
 #[test]
 fn emu_latency_is_the_floor_of_every_completion_on_the_emulated_hba() {
     const LATENCY_NS: f64 = 200_000.0;
-    let (_dir, file) = one_target_fabric();
+    let (_dir, file) = fabric_file("09", &["latency"]);
     for dev in ["emu", file.as_str()] {
         let v = json_run(&[
             "--device",
