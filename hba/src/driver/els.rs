@@ -11,7 +11,7 @@ use crate::fc::header::{fc_type, r_ctl};
 use crate::fc::ls_rjt::LsRjt;
 use crate::sli4::cqe::{local_reject, wcqe_status};
 use crate::sli4::wqe::{
-    xmit_seq, Context, ElsRequest, GenRequest, XmitBlsRsp, XmitElsRsp, XmitSequence,
+    xmit_seq, Context, ElsRequest, GenRequest, Wqe, XmitBlsRsp, XmitElsRsp, XmitSequence,
 };
 
 /// Where an ELS request goes and in which context (§5.3 table).
@@ -270,49 +270,29 @@ impl Port {
         temp_rpi: u16,
         payload: &[u8],
     ) -> Result<(), HbaError> {
-        let tag = self.xris.take().ok_or(HbaError::Exhausted {
-            device: self.name.clone(),
-            what: "ELS exchanges (XRIs)",
-        })?;
-        // Nobody waits for a response's completion; it frees the exchange.
-        self.xris.detach(tag);
-        let bde = self.xris.prepare(&self.arena, tag, payload, 0)?;
-        let xri = self.xris.get(tag).map_or(0, |x| x.xri);
-        let wqe = XmitElsRsp {
-            xri,
-            context,
-            request_tag: tag,
-            ox_id,
-            temp_rpi,
-            payload: bde,
-            s_id: None,
-            d_id,
-        }
-        .build();
-        if let Err(e) = self.post_wqe(wqe) {
-            self.release_unsent(tag);
-            return Err(e);
-        }
-        Ok(())
+        self.post_response(|port, tag, xri| {
+            Ok(XmitElsRsp {
+                xri,
+                context,
+                request_tag: tag,
+                ox_id,
+                temp_rpi,
+                payload: port.xris.prepare(&port.arena, tag, payload, 0)?,
+                s_id: None,
+                d_id,
+            }
+            .build())
+        })
     }
 
     /// Sends a BLS answer (XMIT_BLS_RSP, BA_ACC or BA_RJT) to an ABTS
     /// (§5.5); `wqe` names everything but the exchange it goes out on,
     /// which comes from the ELS pool. Does not wait for its completion.
     pub fn bls_response(&mut self, mut wqe: XmitBlsRsp) -> Result<(), HbaError> {
-        let tag = self.xris.take().ok_or(HbaError::Exhausted {
-            device: self.name.clone(),
-            what: "ELS exchanges (XRIs)",
-        })?;
-        // Nobody waits for a response's completion; it frees the exchange.
-        self.xris.detach(tag);
-        wqe.xri = self.xris.get(tag).map_or(0, |x| x.xri);
-        wqe.request_tag = tag;
-        if let Err(e) = self.post_wqe(wqe.build()) {
-            self.release_unsent(tag);
-            return Err(e);
-        }
-        Ok(())
+        self.post_response(|_, tag, xri| {
+            (wqe.xri, wqe.request_tag) = (xri, tag);
+            Ok(wqe.build())
+        })
     }
 
     /// Sends `payload` as the one-sequence answer (XMIT_SEQUENCE64, LS set)
@@ -327,27 +307,38 @@ impl Port {
         (r_ctl, fc_type): (u8, u8),
         payload: &[u8],
     ) -> Result<(), HbaError> {
+        self.post_response(|port, tag, xri| {
+            Ok(XmitSequence {
+                xri,
+                rpi,
+                request_tag: tag,
+                ox_id,
+                d_id,
+                payload: port.xris.prepare(&port.arena, tag, payload, 0)?,
+                r_ctl,
+                fc_type,
+                flags: xmit_seq::LS,
+            }
+            .build())
+        })
+    }
+
+    /// Posts a response on an ELS exchange nobody waits for (its completion
+    /// frees it): `build` makes the WQE for the exchange's request tag and
+    /// XRI. An exchange whose WQE is not posted (its payload did not fit,
+    /// a DMA write failed, the WQ is full) goes back to the pool.
+    fn post_response(
+        &mut self,
+        build: impl FnOnce(&Self, u16, u16) -> Result<Wqe, HbaError>,
+    ) -> Result<(), HbaError> {
         let tag = self.xris.take().ok_or(HbaError::Exhausted {
             device: self.name.clone(),
             what: "ELS exchanges (XRIs)",
         })?;
-        // Nobody waits for a response's completion; it frees the exchange.
         self.xris.detach(tag);
-        let bde = self.xris.prepare(&self.arena, tag, payload, 0)?;
         let xri = self.xris.get(tag).map_or(0, |x| x.xri);
-        let wqe = XmitSequence {
-            xri,
-            rpi,
-            request_tag: tag,
-            ox_id,
-            d_id,
-            payload: bde,
-            r_ctl,
-            fc_type,
-            flags: xmit_seq::LS,
-        }
-        .build();
-        if let Err(e) = self.post_wqe(wqe) {
+        let sent = build(self, tag, xri).and_then(|wqe| self.post_wqe(wqe));
+        if let Err(e) = sent {
             self.release_unsent(tag);
             return Err(e);
         }
