@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::load::Load;
+use common::load::{assert_load_clean, Load};
 use common::{connect, ram_target_rig_mode, ModelMode};
 use ufc_emu::sli4::FirmwareError;
 use ufc_hba::driver::HbaState;
@@ -49,25 +49,8 @@ fn fw_error_under_load(mode: ModelMode) {
     }
     let reports = load.stop(&mut rig);
     assert_eq!(c.state(), CtrlState::Live);
-    for r in &reports {
-        assert_eq!(
-            (r.error_count, r.mismatches, r.submit_errors.len()),
-            (0, 0, 0),
-            "{r:?}"
-        );
-        assert!(r.verified > 0, "{r:?}");
-    }
-    let s = rig.faults.stats();
-    assert_eq!(
-        (
-            s.mailbox_errors,
-            s.doorbell_errors,
-            s.dma_errors,
-            s.cq_overflows
-        ),
-        (0, 0, 0, 0),
-        "{s:?}"
-    );
+    assert_load_clean(&reports);
+    rig.assert_model_clean_but_wqes();
 }
 
 #[test]

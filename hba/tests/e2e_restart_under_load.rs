@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::load::Load;
+use common::load::{assert_load_clean, Load};
 use common::{connect, ram_target_rig_mode, ModelMode};
 use ufc_transport::CtrlState;
 
@@ -60,26 +60,11 @@ fn restart_under_load(mode: ModelMode) {
     }
     let reports = load.stop(&mut rig);
     assert_eq!(c.state(), CtrlState::Live);
+    assert_load_clean(&reports);
     for r in &reports {
-        assert_eq!(
-            (r.error_count, r.mismatches, r.submit_errors.len()),
-            (0, 0, 0),
-            "{r:?}"
-        );
-        assert!(r.verified > 0, "{r:?}");
         assert_eq!(r.qpair.errors, 0, "{r:?}");
     }
-    let s = rig.faults.stats();
-    assert_eq!(
-        (
-            s.mailbox_errors,
-            s.doorbell_errors,
-            s.dma_errors,
-            s.cq_overflows
-        ),
-        (0, 0, 0, 0),
-        "{s:?}"
-    );
+    rig.assert_model_clean_but_wqes();
     first_io.sort();
     let median = |f: fn(&(Duration, Duration, Duration)) -> Duration| {
         let mut v: Vec<Duration> = phases.iter().map(f).collect();

@@ -140,17 +140,7 @@ fn target_port_loss(mode: ModelMode) {
     assert_eq!(after, before);
     assert_eq!(lldd.free_io_queues(), before.pairs);
     assert_eq!(lldd.dma_buffers_in_use(), dma_before, "DMA buffers leaked");
-    let s = rig.faults.stats();
-    assert_eq!(
-        (
-            s.mailbox_errors,
-            s.doorbell_errors,
-            s.dma_errors,
-            s.cq_overflows
-        ),
-        (0, 0, 0, 0),
-        "{s:?}"
-    );
+    rig.assert_model_clean_but_wqes();
     assert_eq!(rig.hba.input_errors(), Default::default());
     assert_eq!(rig.hba.io_input_errors(), Default::default());
     rig.hba.shutdown().unwrap();

@@ -159,6 +159,19 @@ impl Load {
     }
 }
 
+/// Every thread verified I/O and saw no error completion, refused
+/// submission or read-back mismatch.
+pub fn assert_load_clean(reports: &[WorkerReport]) {
+    for r in reports {
+        assert_eq!(
+            (r.error_count, r.mismatches, r.submit_errors.len()),
+            (0, 0, 0),
+            "{r:?}"
+        );
+        assert!(r.verified > 0, "{r:?}");
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn worker(
     t: usize,
