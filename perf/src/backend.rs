@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ufc_transport::lldd::Lldd;
 use ufc_transport::wwn::FcAddr;
-use ufc_transport::Transport;
+use ufc_transport::{ConnectOptions, Controller, CtrlState, Transport};
 use ufc_vfio::dma::DmaPool;
 
 use crate::drill::DrillKind;
@@ -76,4 +76,28 @@ pub trait Backend {
     fn drill_gone(&mut self, kind: DrillKind, start: Duration) -> Gone;
     /// Brings the ports back; returns the transport clock then.
     fn drill_back(&mut self, kind: DrillKind) -> Result<Duration, PerfError>;
+}
+
+/// Connects `opts` and polls management until the controller is LIVE.
+pub fn connect<B: Backend>(
+    b: &mut B,
+    opts: ConnectOptions,
+    timeout: Duration,
+) -> Result<Controller<B::L>, PerfError> {
+    let c = b.transport().connect(opts)?;
+    let clock = b.transport().clock().clone();
+    let start = clock.now();
+    while c.state() != CtrlState::Live {
+        if b.poll()? == 0 {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        if clock.now() - start > timeout || c.state() == CtrlState::Deleted {
+            return Err(PerfError::ConnectTimeout {
+                name: c.name().to_owned(),
+                waited: timeout,
+                state: c.state().to_string(),
+            });
+        }
+    }
+    Ok(c)
 }

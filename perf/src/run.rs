@@ -10,9 +10,9 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use ufc_hba::driver::MAX_IO_XRIS;
 use ufc_transport::wwn::FcAddr;
-use ufc_transport::{ConnectOptions, Controller, CtrlState};
+use ufc_transport::{ConnectOptions, Controller};
 
-use crate::backend::{Backend, Reachable};
+use crate::backend::{connect, Backend, Reachable};
 use crate::cli::{Cli, LlddKind, OutputFormat};
 use crate::drill::{DrillKind, Drills};
 use crate::error::PerfError;
@@ -401,30 +401,6 @@ fn run_fcloop(cli: &Cli) -> Result<Report, PerfError> {
         data_bufs: cli.iodepth * p.numjobs,
     })?;
     run_on(&mut world, cli, &p)
-}
-
-/// Connects `opts` and polls management until the controller is LIVE.
-fn connect<B: Backend>(
-    b: &mut B,
-    opts: ConnectOptions,
-    timeout: Duration,
-) -> Result<Controller<B::L>, PerfError> {
-    let c = b.transport().connect(opts)?;
-    let clock = b.transport().clock().clone();
-    let start = clock.now();
-    while c.state() != CtrlState::Live {
-        if b.poll()? == 0 {
-            std::thread::sleep(Duration::from_micros(100));
-        }
-        if clock.now() - start > timeout || c.state() == CtrlState::Deleted {
-            return Err(PerfError::ConnectTimeout {
-                name: c.name().to_owned(),
-                waited: timeout,
-                state: c.state().to_string(),
-            });
-        }
-    }
-    Ok(c)
 }
 
 fn run_on<B: Backend>(world: &mut B, cli: &Cli, p: &Plan) -> Result<Report, PerfError> {

@@ -11,27 +11,19 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ufc_emu::fcloop::{DeleteEvent, FcloopFabric, FcloopLldd, FcloopQueue, Mode};
+use ufc_emu::fcloop::{DeleteEvent, FcloopFabric, FcloopLldd, Mode};
 use ufc_emu::target::{Namespace as TargetNs, Subsystem, SubsystemConfig};
 use ufc_transport::lldd::{LocalPortId, RemotePortId};
 use ufc_transport::wwn::{FcAddr, Wwn};
-use ufc_transport::{
-    Clock, ConnectOptions, Controller, CtrlState, IoQpair, Namespace, Transport, TransportConfig,
-};
+use ufc_transport::{Clock, ConnectOptions, Transport, TransportConfig};
 use ufc_vfio::dma::{ClassConfig, DmaPool, DmaView, HugePages, IovaAllocator, PoolConfig};
 
 use crate::backend::{Backend, Begun, Gone, Reachable};
 use crate::drill::DrillKind;
 use crate::error::PerfError;
 
-/// The LLDD every run uses today.
+/// The fcloop LLDD under [`World`].
 pub type Fc = FcloopLldd<DmaView>;
-/// A queue pair on it.
-pub type Qp = IoQpair<FcloopQueue<DmaView>>;
-/// A controller on it.
-pub type Ctrl = Controller<Fc>;
-/// A namespace handle on it.
-pub type Ns = Namespace<Fc>;
 
 /// The emulated initiator port.
 pub const HOST_ADDR: FcAddr = FcAddr {
@@ -223,26 +215,6 @@ impl World {
             .target_port(TARGET_ADDR.wwpn)
             .map(|t| t.subsystems().iter().map(|s| s.nqn().to_owned()).collect())
             .unwrap_or_default()
-    }
-
-    /// Connects to `opts` and polls management until the controller is LIVE.
-    pub fn connect(&self, opts: ConnectOptions, timeout: Duration) -> Result<Ctrl, PerfError> {
-        let c = self.transport.connect(opts)?;
-        let clock = self.transport.clock();
-        let start = clock.now();
-        while c.state() != CtrlState::Live {
-            if self.transport.poll() == 0 {
-                std::thread::sleep(Duration::from_micros(100));
-            }
-            if clock.now() - start > timeout || c.state() == CtrlState::Deleted {
-                return Err(PerfError::ConnectTimeout {
-                    name: c.name().to_owned(),
-                    waited: timeout,
-                    state: c.state().to_string(),
-                });
-            }
-        }
-        Ok(c)
     }
 
     /// The restart drill, first half: the LLDD instance unregisters its remote

@@ -21,12 +21,12 @@ use hdrhistogram::Histogram;
 use ufc_emu::fabric::{Fabric, FabricConfig};
 use ufc_emu::sli4::{Generation, Sli4Config, Sli4Model};
 use ufc_hba::{Hba, HbaConfig};
-use ufc_perf::backend::Backend;
+use ufc_perf::backend::{self, Backend};
 use ufc_perf::hba_world::{DeviceSpec, HbaSpec, HbaWorld};
 use ufc_perf::workload::Rng;
-use ufc_perf::world::{subsystem_nqn, NsKind, HOST_ADDR, TARGET_ADDR};
+use ufc_perf::world::{connect_options, subsystem_nqn, NsKind};
 use ufc_transport::lldd::Sge;
-use ufc_transport::{ConnectOptions, CtrlState, IoCompletion, Transport};
+use ufc_transport::{IoCompletion, Transport};
 use ufc_vfio::Device;
 
 /// Where the model runs.
@@ -194,17 +194,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         data_bufs: args.depth,
         subnqns: Vec::new(),
     })?;
-    let mut o = ConnectOptions::new(TARGET_ADDR, HOST_ADDR, subsystem_nqn(0));
-    o.nr_io_queues = 1;
-    o.queue_size = u16::try_from(args.depth + 1)?.max(16);
-    let ctrl = w.transport.connect(o)?;
-    let start = Instant::now();
-    while ctrl.state() != CtrlState::Live {
-        w.poll()?;
-        if start.elapsed() > Duration::from_secs(10) {
-            return Err(format!("controller not live after 10 s: {:?}", ctrl.state()).into());
-        }
-    }
+    let queue_size = u16::try_from(args.depth + 1)?.max(16);
+    let ctrl = backend::connect(
+        &mut w,
+        connect_options(&subsystem_nqn(0), 1, queue_size),
+        Duration::from_secs(10),
+    )?;
     let ns = ctrl
         .namespaces()
         .into_iter()

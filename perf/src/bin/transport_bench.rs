@@ -13,6 +13,7 @@ use ufc_transport::lldd::Sge;
 use ufc_transport::IoCompletion;
 use ufc_vfio::dma::DmaBuf;
 
+use ufc_perf::backend;
 use ufc_perf::cpu_time::{cpu_time, UsageWho};
 use ufc_perf::workload::Rng;
 use ufc_perf::world::{self, EmuSpec, NsKind, World};
@@ -60,7 +61,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.bs == 0 || args.bs % LBA != 0 || !(1..=1023).contains(&args.depth) {
         return Err("--bs must be a non-zero multiple of 512 and --depth 1..=1023".into());
     }
-    let w = World::build(&EmuSpec {
+    let mut w = World::build(&EmuSpec {
         namespace: NsKind::Null,
         lba_size: LBA,
         capacity: CAPACITY,
@@ -71,7 +72,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         data_bufs: args.depth,
     })?;
     let queue_size = u16::try_from(args.depth + 1)?.max(16);
-    let ctrl = w.connect(
+    let ctrl = backend::connect(
+        &mut w,
         world::connect_options(&world::subsystem_nqn(0), 1, queue_size),
         Duration::from_secs(10),
     )?;
