@@ -194,6 +194,32 @@ fn as_wcqe(c: &Cqe) -> Wcqe {
     Wcqe::read_from_bytes(c.as_bytes()).unwrap()
 }
 
+/// `got` is what an ABORT (tag `abort`) of the exchange `victim` on `xri` in
+/// flight brings: the victim "abort requested" with XB, the ABORT's own
+/// success, then the XRI-aborted CQE after the target's BA_ACC.
+fn assert_aborted_with_abts(got: &[Cqe], victim: u32, abort: u32, xri: u16) {
+    assert_eq!(got.len(), 3, "victim, abort, XRI aborted: {got:?}");
+    let v = as_wcqe(&got[0]);
+    assert_eq!(
+        (v.request_tag(), v.status(), v.local_reject_reason(), v.xb()),
+        (
+            victim,
+            u32::from(wcqe_status::LOCAL_REJECT),
+            local_reject::ABORT_REQUESTED,
+            true
+        )
+    );
+    assert_eq!(
+        (as_wcqe(&got[1]).request_tag(), as_wcqe(&got[1]).status()),
+        (abort, 0)
+    );
+    let x = XriAbortedCqe::read_from_bytes(got[2].as_bytes()).unwrap();
+    assert_eq!(
+        (x.code(), x.xri(), x.br()),
+        (u32::from(cqe_code::XRI_ABORTED), u32::from(xri), false)
+    );
+}
+
 #[test]
 fn dropped_fcp_command_waits_for_abort_then_retry_succeeds() {
     let (h, mut s, conn) = ready();
@@ -207,27 +233,7 @@ fn dropped_fcp_command_waits_for_abort_then_retry_succeeds() {
     // goes to the target and its BA_ACC brings the XRI-aborted CQE.
     let xri = h.xri_bufs(&s, IO_SLOT).0;
     h.post_wqe(&mut s, &abort_xri(xri, 90));
-    let got = drain(&h, &mut s.cq);
-    assert_eq!(got.len(), 3, "{got:?}");
-    let v = as_wcqe(&got[0]);
-    assert_eq!(
-        (v.request_tag(), v.status(), v.local_reject_reason(), v.xb()),
-        (
-            72,
-            u32::from(wcqe_status::LOCAL_REJECT),
-            local_reject::ABORT_REQUESTED,
-            true
-        )
-    );
-    assert_eq!(
-        (as_wcqe(&got[1]).request_tag(), as_wcqe(&got[1]).status()),
-        (90, 0)
-    );
-    let x = XriAbortedCqe::read_from_bytes(got[2].as_bytes()).unwrap();
-    assert_eq!(
-        (x.code(), x.xri(), x.br()),
-        (u32::from(cqe_code::XRI_ABORTED), u32::from(xri), false)
-    );
+    assert_aborted_with_abts(&drain(&h, &mut s.cq), 72, 90, xri);
     // The retry reaches the target: the Connect's ERSP.
     let w = stage_connect(&h, &s, conn, 74);
     h.post_wqe(&mut s, &w);
@@ -675,24 +681,7 @@ fn fcp_latency_abort_ends_the_delayed_exchange_and_its_entry_stays_dead() {
     // As any aborted exchange in flight: abort requested with XB, the ABTS's
     // BA_ACC brings the XRI-aborted CQE.
     h.post_wqe(&mut s, &abort_xri(xri, 90));
-    let got = drain(&h, &mut s.cq);
-    assert_eq!(got.len(), 3, "victim, abort, XRI aborted: {got:?}");
-    let v = as_wcqe(&got[0]);
-    assert_eq!(
-        (v.request_tag(), v.status(), v.local_reject_reason(), v.xb()),
-        (
-            75,
-            u32::from(wcqe_status::LOCAL_REJECT),
-            local_reject::ABORT_REQUESTED,
-            true
-        )
-    );
-    assert_eq!(
-        (as_wcqe(&got[1]).request_tag(), as_wcqe(&got[1]).status()),
-        (90, 0)
-    );
-    let x = XriAbortedCqe::read_from_bytes(got[2].as_bytes()).unwrap();
-    assert_eq!(x.xri(), u32::from(xri));
+    assert_aborted_with_abts(&drain(&h, &mut s.cq), 75, 90, xri);
     // The same XRI again before the aborted one's due time: the dead entry
     // falls due first and must not complete the new exchange early.
     h.advance(LATENCY);
