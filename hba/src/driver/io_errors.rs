@@ -31,7 +31,7 @@ pub(crate) enum IoInputError {
 const KINDS: usize = 7;
 
 /// Device input the FCP queue pairs refused, summed over the pairs (the
-/// error counters of [`super::IoQueueStats`]).
+/// `errors` of [`super::IoQueueStats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IoInputErrors {
     /// WCQEs whose request tag names no outstanding exchange.
@@ -48,6 +48,22 @@ pub struct IoInputErrors {
     pub unknown_cqe: u64,
     /// DMA reads or writes that failed.
     pub dma_errors: u64,
+}
+
+impl IoInputErrors {
+    /// Counts one `e`.
+    pub(crate) fn count(&mut self, e: IoInputError) {
+        let c = match e {
+            IoInputError::BadTag => &mut self.bad_tag,
+            IoInputError::BadLength => &mut self.bad_length,
+            IoInputError::BadRsp => &mut self.bad_rsp,
+            IoInputError::BadRelease => &mut self.bad_release,
+            IoInputError::BadXri => &mut self.bad_xri,
+            IoInputError::UnknownCqe => &mut self.unknown_cqe,
+            IoInputError::Dma => &mut self.dma_errors,
+        };
+        *c += 1;
+    }
 }
 
 /// One pair's published counts, by [`IoInputError`].
@@ -85,5 +101,31 @@ mod tests {
         assert_eq!(s.get(IoInputError::BadTag), 2);
         assert_eq!(s.get(IoInputError::Dma), 1);
         assert_eq!(s.get(IoInputError::BadXri), 0);
+    }
+
+    #[test]
+    fn each_kind_counts_its_own_field() {
+        use IoInputError as E;
+        let mut m = IoInputErrors::default();
+        m.count(E::BadTag);
+        m.count(E::BadLength);
+        m.count(E::BadLength);
+        m.count(E::BadRsp);
+        m.count(E::BadRelease);
+        m.count(E::BadXri);
+        m.count(E::UnknownCqe);
+        m.count(E::Dma);
+        assert_eq!(
+            m,
+            IoInputErrors {
+                bad_tag: 1,
+                bad_length: 2,
+                bad_rsp: 1,
+                bad_release: 1,
+                bad_xri: 1,
+                unknown_cqe: 1,
+                dma_errors: 1,
+            }
+        );
     }
 }

@@ -34,7 +34,7 @@ use zerocopy::IntoBytes;
 use super::dma::{DmaArena, Region};
 use super::doorbell_gate::DoorbellGate;
 use super::error::HbaError;
-use super::io_errors::{IoInputError, SharedIoErrors};
+use super::io_errors::{IoInputError, IoInputErrors, SharedIoErrors};
 #[cfg(test)]
 use super::io_pool::PoolState;
 use super::io_pool::{IoPool, PairIds};
@@ -88,33 +88,23 @@ const MAX_BATCH: u16 = 255;
 /// more than the exchanges plus their aborts.
 const WQEC_EVERY: u32 = 16;
 
-/// Device input an I/O queue refused or could not use, and its own events.
+/// An I/O queue's own events, and the device input it refused or could not
+/// use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IoQueueStats {
     /// Exchanges started.
     pub submitted: u64,
     /// Exchanges completed (reported to the transport).
     pub completed: u64,
-    /// WCQEs whose request tag names no outstanding exchange.
-    pub bad_tag: u64,
-    /// WCQEs that report more data than the request had.
-    pub bad_length: u64,
-    /// Status 0x01 WCQEs whose response length is not an ERSP's 32 bytes.
-    pub bad_rsp: u64,
-    /// WQE-release CQEs for another WQ or an index not outstanding.
-    pub bad_release: u64,
-    /// XRI-aborted CQEs for an XRI of no busy exchange of this queue.
-    pub bad_xri: u64,
-    /// CQEs of a kind an I/O CQ does not carry.
-    pub unknown_cqe: u64,
     /// ABORT WQEs sent.
     pub aborts: u64,
     /// Exchanges the port no longer held when they were aborted ("no abort
     /// match" while still outstanding: their completion was lost), ended
     /// by the driver.
     pub lost_completions: u64,
-    /// DMA reads or writes that failed (rings, SGLs, buffers).
-    pub dma_errors: u64,
+    /// Device input refused, and failed DMA reads or writes (rings, SGLs,
+    /// buffers): the same counts the pair publishes for management.
+    pub errors: IoInputErrors,
 }
 
 /// Where an exchange slot is.
@@ -596,16 +586,7 @@ impl IoRings {
 /// Counts device input a pair refused in its own counters and in those it
 /// publishes for management.
 fn count(s: &mut IoQueueStats, shared: &SharedIoErrors, e: IoInputError) {
-    let c = match e {
-        IoInputError::BadTag => &mut s.bad_tag,
-        IoInputError::BadLength => &mut s.bad_length,
-        IoInputError::BadRsp => &mut s.bad_rsp,
-        IoInputError::BadRelease => &mut s.bad_release,
-        IoInputError::BadXri => &mut s.bad_xri,
-        IoInputError::UnknownCqe => &mut s.unknown_cqe,
-        IoInputError::Dma => &mut s.dma_errors,
-    };
-    *c += 1;
+    s.errors.count(e);
     shared.bump(e);
 }
 
@@ -1327,7 +1308,12 @@ mod tests {
         );
         let st = b.q.stats();
         assert_eq!(
-            (st.bad_tag, st.bad_length, st.bad_rsp, st.bad_xri),
+            (
+                st.errors.bad_tag,
+                st.errors.bad_length,
+                st.errors.bad_rsp,
+                st.errors.bad_xri
+            ),
             (2, 1, 1, 1)
         );
         // Published for management, summed over the pool's pairs.
@@ -1387,7 +1373,7 @@ mod tests {
         assert_eq!(e.cqe.sqhd.get(), 0x19);
         assert_eq!(e.cqe.result(), 0x0000_00EE_AABB_CCDD);
         assert_eq!(e.cqe.nvme_status(), NvmeStatus::SUCCESS);
-        assert_eq!(b.q.stats().unknown_cqe, 0);
+        assert_eq!(b.q.stats().errors.unknown_cqe, 0);
         assert_eq!(b.slot(slot), SlotState::Free);
     }
 
@@ -1410,7 +1396,7 @@ mod tests {
         let done = b.poll();
         assert_eq!((done[0].tag, done[0].status), (4, FcpStatus::Aborted));
         assert_eq!(b.slot(slot), SlotState::Free);
-        assert_eq!(b.q.stats().bad_xri, 0);
+        assert_eq!(b.q.stats().errors.bad_xri, 0);
     }
 
     #[test]
@@ -1473,7 +1459,7 @@ mod tests {
         assert!(b.poll().is_empty());
         assert_eq!(b.slot(slot), SlotState::Free);
         assert_eq!(b.q.rings.as_ref().unwrap().free.len(), free + 1);
-        assert_eq!(b.q.stats().bad_xri, 0);
+        assert_eq!(b.q.stats().errors.bad_xri, 0);
     }
 
     #[test]
