@@ -19,11 +19,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ram_target_rig_mode, ModelMode, Rig};
+use common::{connect, ram_target_rig_mode, ModelMode, Rig};
 use ufc_emu::sli4::{HostileConfig, HostileKind, HostileKinds};
 use ufc_hba::driver::HbaLldd;
 use ufc_transport::lldd::{DmaBuffer, Sge};
-use ufc_transport::{Controller, CtrlState, IoCompletion, IoQpair, Namespace, QpairStats};
+use ufc_transport::{CtrlState, IoCompletion, IoQpair, Namespace, QpairStats};
 
 const BLOCK: usize = 4096;
 /// I/Os per batch (queue_size 32: all fit at once).
@@ -41,12 +41,6 @@ fn pattern(seed: u64, block: usize) -> Vec<u8> {
     (0..BLOCK)
         .map(|i| (i as u8).wrapping_mul(37) ^ (block as u8) ^ (seed as u8).wrapping_mul(11))
         .collect()
-}
-
-/// Connects to the first subsystem of the first target port (queue_size 32,
-/// one I/O queue) and waits for LIVE.
-fn connect(rig: &mut Rig) -> Controller<HbaLldd> {
-    common::connect(rig, 1)
 }
 
 /// Polls the queue pair, the driver and the transport until `n` completions
@@ -158,7 +152,7 @@ fn delta(a: QpairStats, b: QpairStats) -> (u64, u64, u64, u64) {
 
 fn hostile_run(mode: ModelMode, cfg: HostileConfig) {
     let mut rig = ram_target_rig_mode(mode);
-    let c = connect(&mut rig);
+    let c = connect(&mut rig, 1);
     let ns = c.namespaces().into_iter().next().expect("a namespace");
     let mut qp = c.alloc_io_qpair().unwrap();
     // The first poll attaches the queue pair to the association.
@@ -333,7 +327,7 @@ hostile_tests! {
 #[test]
 fn e2e_hostile_device_lost_completions_leave_no_xri_behind() {
     let mut rig = ram_target_rig_mode(ModelMode::Inline);
-    let c = connect(&mut rig);
+    let c = connect(&mut rig, 1);
     let ns = c.namespaces().into_iter().next().expect("a namespace");
     let mut qp = c.alloc_io_qpair().unwrap();
     rig.faults
