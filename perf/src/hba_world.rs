@@ -27,7 +27,7 @@ use ufc_vfio::{Device, ModelRunner, PciAddress, VfioOptions};
 use crate::backend::{Backend, Begun, Gone, Reachable};
 use crate::drill::DrillKind;
 use crate::error::PerfError;
-use crate::world::{subsystem_nqn, NsKind, HOST_ADDR, TARGET_ADDR};
+use crate::world::{namespace_file, subsystem_nqn, NsKind, HOST_ADDR, TARGET_ADDR};
 
 /// Where the HBA is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,10 +144,7 @@ fn builtin_fabric(spec: &HbaSpec) -> FabricConfig {
                 backend: match &spec.namespace {
                     NsKind::Null => NamespaceBackend::Null,
                     NsKind::Ram => NamespaceBackend::Ram,
-                    NsKind::File(p) if n > 1 => {
-                        NamespaceBackend::File(PathBuf::from(format!("{}.{i}", p.display())))
-                    }
-                    NsKind::File(p) => NamespaceBackend::File(p.clone()),
+                    NsKind::File(p) => NamespaceBackend::File(namespace_file(p, i, n)),
                 },
                 block_size: spec.lba_size,
                 blocks: spec.capacity / u64::from(spec.lba_size),

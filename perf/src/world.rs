@@ -7,7 +7,7 @@
 //! scenario, emu/tests/seed.rs `seed_rebind_before_timeout`) and its remote
 //! port unregistered and registered again (a link bounce).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -61,6 +61,16 @@ pub enum NsKind {
     Ram,
     /// A file (created or extended to the namespace size).
     File(PathBuf),
+}
+
+/// The namespace file of subsystem `i` out of `n` for `--emu-namespace
+/// file:PATH`: PATH itself for one subsystem, PATH.i for each of several.
+pub fn namespace_file(path: &Path, i: usize, n: usize) -> PathBuf {
+    if n > 1 {
+        PathBuf::from(format!("{}.{i}", path.display()))
+    } else {
+        path.to_path_buf()
+    }
 }
 
 /// What to build.
@@ -135,11 +145,7 @@ impl World {
                 NsKind::Null => TargetNs::null(spec.lba_size, nblocks),
                 NsKind::Ram => TargetNs::ram(spec.lba_size, nblocks),
                 NsKind::File(path) => {
-                    let path = if spec.subsystems > 1 {
-                        PathBuf::from(format!("{}.{i}", path.display()))
-                    } else {
-                        path.clone()
-                    };
+                    let path = namespace_file(path, i, spec.subsystems);
                     let file = std::fs::OpenOptions::new()
                         .read(true)
                         .write(true)
@@ -399,5 +405,18 @@ impl Backend for World {
             DrillKind::Restart | DrillKind::FwError => self.new_instance(),
             DrillKind::LinkBounce => self.reregister_rport(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_subsystem_uses_the_file_several_get_one_each() {
+        let p = Path::new("/tmp/ns");
+        assert_eq!(namespace_file(p, 0, 1), PathBuf::from("/tmp/ns"));
+        assert_eq!(namespace_file(p, 0, 2), PathBuf::from("/tmp/ns.0"));
+        assert_eq!(namespace_file(p, 1, 2), PathBuf::from("/tmp/ns.1"));
     }
 }
