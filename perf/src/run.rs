@@ -406,20 +406,23 @@ fn run_fcloop(cli: &Cli) -> Result<Report, PerfError> {
 fn run_on<B: Backend>(world: &mut B, cli: &Cli, p: &Plan) -> Result<Report, PerfError> {
     let numjobs = p.numjobs;
     let bs = u64::from(cli.bs);
-    for (kind, every) in [
+    // The drills asked for, with their intervals.
+    let every: Vec<(DrillKind, Duration)> = [
         (DrillKind::Restart, cli.restart_every),
         (DrillKind::LinkBounce, cli.link_bounce_every),
         (DrillKind::FwError, cli.fw_error_every),
-    ] {
-        if every.is_some() {
-            if let Err(reason) = world.supports(kind) {
-                let option = match kind {
-                    DrillKind::Restart => "--restart-every",
-                    DrillKind::LinkBounce => "--link-bounce-every",
-                    DrillKind::FwError => "--fw-error-every",
-                };
-                return Err(usage(option, reason));
-            }
+    ]
+    .into_iter()
+    .filter_map(|(kind, every)| Some((kind, every?)))
+    .collect();
+    for &(kind, _) in &every {
+        if let Err(reason) = world.supports(kind) {
+            let option = match kind {
+                DrillKind::Restart => "--restart-every",
+                DrillKind::LinkBounce => "--link-bounce-every",
+                DrillKind::FwError => "--fw-error-every",
+            };
+            return Err(usage(option, reason));
         }
     }
     let targets = targets(cli, &world.reachable(), world.host_addr())?;
@@ -550,16 +553,6 @@ fn run_on<B: Backend>(world: &mut B, cli: &Cli, p: &Plan) -> Result<Report, Perf
     }
 
     let origin = clock.now();
-    let mut every = Vec::new();
-    for (kind, e) in [
-        (DrillKind::Restart, cli.restart_every),
-        (DrillKind::LinkBounce, cli.link_bounce_every),
-        (DrillKind::FwError, cli.fw_error_every),
-    ] {
-        if let Some(e) = e {
-            every.push((kind, e));
-        }
-    }
     let mut drills = Drills::new(&every, origin);
     let ramp = p.ramp;
     let run_end = p.runtime.map(|r| origin + ramp + r);
