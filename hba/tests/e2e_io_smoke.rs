@@ -308,7 +308,7 @@ fn e2e_io_smoke_target_abts_is_accepted_and_the_write_retried() {
         (1, 1, 0),
         "{s:?}"
     );
-    assert!(qp.stats().retries >= 1, "{:?}", qp.stats());
+    assert_eq!(qp.stats().retries, 1, "{:?}", qp.stats());
 
     let rbuf = lldd.alloc_buffer(BLOCK).unwrap();
     let r = Sge {
